@@ -1,0 +1,482 @@
+#include "protocol/client.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "protocol/validate.h"
+
+namespace xs {
+
+namespace {
+
+Error invalid(std::string message)
+{
+    return {Error::Kind::Invalid, "EINVAL", std::move(message)};
+}
+
+std::string stripNul(std::string s)
+{
+    if (!s.empty() && s.back() == '\0')
+        s.pop_back();
+    return s;
+}
+
+std::string nulTerminated(std::string_view s)
+{
+    std::string out(s);
+    out.push_back('\0');
+    return out;
+}
+
+// Adapts a raw-payload completion to a typed one.
+template <class T, class Parse>
+Client::Done<std::string> parsed(Client::Done<T> done, Parse parse)
+{
+    return [done = std::move(done), parse = std::move(parse)](Result<std::string> r) {
+        if (!r)
+            return done(r.error());
+        done(parse(std::move(r.value())));
+    };
+}
+
+Client::Done<std::string> unit(Client::Done<Unit> done)
+{
+    return parsed<Unit>(std::move(done), [](std::string) { return Result<Unit>(Unit{}); });
+}
+
+std::vector<std::string> names(const std::string& payload)
+{
+    return splitFields(payload);
+}
+
+}  // namespace
+
+Client::Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight)
+    : fd_(fd), handlers_(std::move(handlers)), maxInFlight_(maxInFlight ? maxInFlight : 1)
+{
+    int r = sd_event_add_io(loop, &source_, fd_, EPOLLIN, &Client::onIo, this);
+    if (r < 0) {
+        ::close(fd_);
+        fd_ = -1;
+        source_ = nullptr;
+    } else {
+        sd_event_source_set_description(source_, "xenstore");
+    }
+}
+
+Client::~Client()
+{
+    *alive_ = false;
+    if (source_)
+        sd_event_source_disable_unref(source_);
+    if (fd_ >= 0)
+        ::close(fd_);
+    // Nobody is left to complete; completions are dropped with the Client.
+}
+
+int Client::onIo(sd_event_source*, int, uint32_t revents, void* self)
+{
+    auto* c = static_cast<Client*>(self);
+    std::weak_ptr<bool> alive = c->alive_;
+    if (revents & EPOLLIN)
+        c->receive();
+    if (alive.expired() || !c->connected())
+        return 0;
+    if (revents & EPOLLOUT)
+        c->flush();
+    if (alive.expired() || !c->connected())
+        return 0;
+    if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN))
+        c->fail("xenstored closed the connection");
+    return 0;
+}
+
+void Client::request(MessageType type, TxId tx, std::string payload, std::string subject,
+                     Done<std::string> done)
+{
+    if (auto v = checkPayloadSize(payload.size()))
+        return done(invalid(std::string(messageTypeName(type)) + " " + subject + ": " + *v));
+    if (!connected())
+        return done(Error{Error::Kind::Connection, "",
+                          std::string(messageTypeName(type)) + " " + subject +
+                              ": not connected to xenstored"});
+    Request req{type, tx, std::move(payload), std::move(subject), std::move(done)};
+    if (pending_.size() >= maxInFlight_) {
+        queued_.push_back(std::move(req));
+        return;
+    }
+    send(std::move(req));
+}
+
+void Client::send(Request req)
+{
+    uint32_t id;
+    do {
+        id = nextReqId_++;
+    } while (pending_.count(id));
+    std::string why;
+    auto frame = encodeRequest(req.type, id, req.tx, req.payload, &why);
+    if (!frame)
+        return req.done(invalid(why));
+    out_ += *frame;
+    req.payload.clear();
+    req.payload.shrink_to_fit();
+    pending_.emplace(id, std::move(req));
+    // Writing at once keeps a lone request's latency at one syscall; what the
+    // socket does not take waits for EPOLLOUT.
+    if (!wantWrite_)
+        flush();
+}
+
+void Client::flush()
+{
+    while (outSent_ < out_.size()) {
+        ssize_t n = ::write(fd_, out_.data() + outSent_, out_.size() - outSent_);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return fail(std::string("writing to xenstored failed: ") + std::strerror(errno));
+        }
+        outSent_ += static_cast<size_t>(n);
+    }
+    if (outSent_ == out_.size()) {
+        out_.clear();
+        outSent_ = 0;
+    }
+    updateEvents();
+}
+
+void Client::updateEvents()
+{
+    bool want = outSent_ < out_.size();
+    if (want == wantWrite_ || !source_)
+        return;
+    wantWrite_ = want;
+    sd_event_source_set_io_events(source_, want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+}
+
+void Client::receive()
+{
+    std::weak_ptr<bool> alive = alive_;
+    char buf[65536];
+    // Bounded, so one busy connection cannot keep the loop from the others.
+    for (int round = 0; round < 16; ++round) {
+        ssize_t n = ::read(fd_, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            return fail(std::string("reading from xenstored failed: ") + std::strerror(errno));
+        }
+        if (n == 0)
+            return fail("xenstored closed the connection");
+        decoder_.feed({buf, static_cast<size_t>(n)});
+        Message msg;
+        for (;;) {
+            auto st = decoder_.next(msg);
+            if (st == FrameDecoder::Status::NeedMore)
+                break;
+            if (st == FrameDecoder::Status::Failed)
+                return fail("xenstored sent a corrupt stream: " + decoder_.error());
+            dispatch(msg);
+            if (alive.expired() || !connected())
+                return;
+        }
+    }
+}
+
+void Client::dispatch(Message& msg)
+{
+    if (msg.header.type == MessageType::WatchEvent) {
+        auto f = splitFields(msg.payload);
+        if (f.size() >= 2 && handlers_.watchEvent)
+            handlers_.watchEvent(f[0], f[1]);
+        return;
+    }
+    auto it = pending_.find(msg.header.reqId);
+    if (it == pending_.end())
+        return;  // not ours: nothing waits for it
+    Request req = std::move(it->second);
+    pending_.erase(it);
+
+    // A slot opened: send the next queued request before completing, so a
+    // completion that issues more requests keeps the order.
+    std::weak_ptr<bool> alive = alive_;
+    if (!queued_.empty() && pending_.size() < maxInFlight_) {
+        Request next = std::move(queued_.front());
+        queued_.pop_front();
+        send(std::move(next));
+        if (alive.expired())
+            return;
+    }
+    if (msg.header.type == MessageType::Error) {
+        std::string name = stripNul(msg.payload);
+        req.done(Error{Error::Kind::XenStore, name,
+                       std::string(messageTypeName(req.type)) + " " + req.subject + ": " + name +
+                           " (" + std::string(errnoDescription(name)) + ")"});
+        return;
+    }
+    req.done(std::move(msg.payload));
+}
+
+void Client::fail(const std::string& reason)
+{
+    if (!connected())
+        return;
+    std::weak_ptr<bool> alive = alive_;
+    if (source_)
+        source_ = sd_event_source_disable_unref(source_);
+    ::close(fd_);
+    fd_ = -1;
+    out_.clear();
+    outSent_ = 0;
+    auto pending = std::move(pending_);
+    pending_.clear();
+    auto queued = std::move(queued_);
+    queued_.clear();
+    auto complete = [&](Request& r) {
+        r.done(Error{Error::Kind::Connection, "",
+                     std::string(messageTypeName(r.type)) + " " + r.subject + ": " + reason});
+    };
+    for (auto& [id, r] : pending) {
+        complete(r);
+        if (alive.expired())
+            return;
+    }
+    for (auto& r : queued) {
+        complete(r);
+        if (alive.expired())
+            return;
+    }
+    if (handlers_.disconnected)
+        handlers_.disconnected(reason);
+}
+
+// --- typed operations --------------------------------------------------
+
+void Client::read(std::string_view path, TxId tx, Done<std::string> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    request(MessageType::Read, tx, nulTerminated(path), std::string(path), std::move(done));
+}
+
+void Client::write(std::string_view path, std::string_view value, TxId tx, Done<Unit> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    std::string payload = nulTerminated(path);
+    payload += value;  // the value is not NUL-terminated on the wire
+    request(MessageType::Write, tx, std::move(payload), std::string(path), unit(std::move(done)));
+}
+
+void Client::mkdir(std::string_view path, TxId tx, Done<Unit> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    request(MessageType::Mkdir, tx, nulTerminated(path), std::string(path), unit(std::move(done)));
+}
+
+void Client::rm(std::string_view path, TxId tx, Done<Unit> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    request(MessageType::Rm, tx, nulTerminated(path), std::string(path), unit(std::move(done)));
+}
+
+void Client::directory(std::string_view path, TxId tx, Done<std::vector<std::string>> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    std::string p(path);
+    std::weak_ptr<bool> alive = alive_;
+    request(MessageType::Directory, tx, nulTerminated(path), p,
+            [this, alive, p, tx, done = std::move(done)](Result<std::string> r) mutable {
+                if (r)
+                    return done(names(r.value()));
+                // C xenstored cannot fit the list in one reply and offers
+                // DIRECTORY_PART instead; oxenstored sends it whole.
+                if (r.error().errnoName == "E2BIG" && !alive.expired())
+                    return directoryParts(p, tx, "0", {}, "", std::move(done));
+                done(r.error());
+            });
+}
+
+void Client::directoryParts(std::string path, TxId tx, std::string offset,
+                            std::vector<std::string> collected, std::string generation,
+                            Done<std::vector<std::string>> done)
+{
+    std::string payload = nulTerminated(path) + nulTerminated(offset);
+    std::weak_ptr<bool> alive = alive_;
+    request(MessageType::DirectoryPart, tx, std::move(payload), path,
+            [this, alive, path, tx, collected = std::move(collected), generation,
+             done = std::move(done)](Result<std::string> r) mutable {
+                if (!r)
+                    return done(r.error());
+                // Reply: generation NUL, then names each NUL-terminated; the
+                // last part ends with an empty name (a second NUL).
+                const std::string& pl = r.value();
+                auto genEnd = pl.find('\0');
+                if (genEnd == std::string::npos)
+                    return done(Error{Error::Kind::XenStore, "EIO",
+                                      "DIRECTORY_PART " + path + ": malformed reply"});
+                std::string gen = pl.substr(0, genEnd);
+                if (!generation.empty() && gen != generation) {
+                    // The directory changed between parts: start over.
+                    if (alive.expired())
+                        return;
+                    return directoryParts(path, tx, "0", {}, "", std::move(done));
+                }
+                std::string_view rest(pl);
+                rest.remove_prefix(genEnd + 1);
+                bool last = rest.empty() || (rest.size() >= 1 && rest.front() == '\0') ||
+                            (rest.size() >= 2 && rest.substr(rest.size() - 2) == std::string_view("\0\0", 2));
+                size_t bytes = 0;
+                for (auto& n : collected)
+                    bytes += n.size() + 1;
+                for (auto& n : splitFields(rest)) {
+                    if (n.empty())
+                        break;
+                    bytes += n.size() + 1;
+                    collected.push_back(std::move(n));
+                }
+                if (last || alive.expired())
+                    return done(std::move(collected));
+                directoryParts(path, tx, std::to_string(bytes), std::move(collected), gen,
+                               std::move(done));
+            });
+}
+
+void Client::getPermissions(std::string_view path, TxId tx, Done<std::vector<std::string>> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    request(MessageType::GetPerms, tx, nulTerminated(path), std::string(path),
+            parsed<std::vector<std::string>>(std::move(done), [](std::string p) {
+                return Result<std::vector<std::string>>(names(p));
+            }));
+}
+
+void Client::setPermissions(std::string_view path, const std::vector<std::string>& perms,
+                            TxId tx, Done<Unit> done)
+{
+    if (auto v = checkPath(path))
+        return done(invalid(*v));
+    if (auto v = checkPermissions(perms))
+        return done(invalid(*v));
+    request(MessageType::SetPerms, tx, nulTerminated(path) + joinFields(perms), std::string(path),
+            unit(std::move(done)));
+}
+
+void Client::watch(std::string_view path, std::string_view token, Done<Unit> done)
+{
+    if (auto v = checkWatchPath(path))
+        return done(invalid(*v));
+    request(MessageType::Watch, NoTransaction, nulTerminated(path) + nulTerminated(token),
+            std::string(path), unit(std::move(done)));
+}
+
+void Client::unwatch(std::string_view path, std::string_view token, Done<Unit> done)
+{
+    if (auto v = checkWatchPath(path))
+        return done(invalid(*v));
+    request(MessageType::Unwatch, NoTransaction, nulTerminated(path) + nulTerminated(token),
+            std::string(path), unit(std::move(done)));
+}
+
+void Client::transactionStart(Done<TxId> done)
+{
+    request(MessageType::TransactionStart, NoTransaction, std::string(1, '\0'), "",
+            parsed<TxId>(std::move(done), [](std::string p) -> Result<TxId> {
+                p = stripNul(std::move(p));
+                char* end = nullptr;
+                unsigned long id = std::strtoul(p.c_str(), &end, 10);
+                if (p.empty() || *end || id == 0 || id > UINT32_MAX)
+                    return Error{Error::Kind::XenStore, "EIO",
+                                 "TRANSACTION_START: malformed transaction id '" + p + "'"};
+                return static_cast<TxId>(id);
+            }));
+}
+
+void Client::transactionEnd(TxId tx, bool commit, Done<bool> done)
+{
+    request(MessageType::TransactionEnd, tx, commit ? std::string("T\0", 2) : std::string("F\0", 2),
+            "transaction " + std::to_string(tx),
+            [commit, done = std::move(done)](Result<std::string> r) {
+                if (r)
+                    return done(true);
+                if (commit && r.error().kind == Error::Kind::XenStore &&
+                    r.error().errnoName == "EAGAIN")
+                    return done(false);
+                done(r.error());
+            });
+}
+
+namespace {
+std::string domidArg(uint32_t domid) { return nulTerminated(std::to_string(domid)); }
+std::string domidSubject(uint32_t domid) { return "domain " + std::to_string(domid); }
+}  // namespace
+
+#define XS_CHECK_DOMID(d)                    \
+    if (auto v = checkDomid(d))              \
+        return done(invalid(*v));
+
+void Client::getDomainPath(uint32_t domid, Done<std::string> done)
+{
+    XS_CHECK_DOMID(domid)
+    request(MessageType::GetDomainPath, NoTransaction, domidArg(domid), domidSubject(domid),
+            parsed<std::string>(std::move(done),
+                                [](std::string p) { return Result<std::string>(stripNul(p)); }));
+}
+
+void Client::isDomainIntroduced(uint32_t domid, Done<bool> done)
+{
+    XS_CHECK_DOMID(domid)
+    request(MessageType::IsDomainIntroduced, NoTransaction, domidArg(domid), domidSubject(domid),
+            parsed<bool>(std::move(done),
+                         [](std::string p) { return Result<bool>(stripNul(p) == "T"); }));
+}
+
+void Client::introduce(uint32_t domid, uint64_t mfn, uint32_t port, Done<Unit> done)
+{
+    XS_CHECK_DOMID(domid)
+    request(MessageType::Introduce, NoTransaction,
+            domidArg(domid) + nulTerminated(std::to_string(mfn)) +
+                nulTerminated(std::to_string(port)),
+            domidSubject(domid), unit(std::move(done)));
+}
+
+void Client::release(uint32_t domid, Done<Unit> done)
+{
+    XS_CHECK_DOMID(domid)
+    request(MessageType::Release, NoTransaction, domidArg(domid), domidSubject(domid),
+            unit(std::move(done)));
+}
+
+void Client::resume(uint32_t domid, Done<Unit> done)
+{
+    XS_CHECK_DOMID(domid)
+    request(MessageType::Resume, NoTransaction, domidArg(domid), domidSubject(domid),
+            unit(std::move(done)));
+}
+
+void Client::setTarget(uint32_t domid, uint32_t target, Done<Unit> done)
+{
+    XS_CHECK_DOMID(domid)
+    XS_CHECK_DOMID(target)
+    request(MessageType::SetTarget, NoTransaction, domidArg(domid) + domidArg(target),
+            domidSubject(domid), unit(std::move(done)));
+}
+
+void Client::resetWatches(Done<Unit> done)
+{
+    request(MessageType::ResetWatches, NoTransaction, std::string(1, '\0'), "",
+            unit(std::move(done)));
+}
+
+}  // namespace xs

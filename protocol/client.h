@@ -1,0 +1,122 @@
+// An asynchronous XenStore client on one connection, driven by sd-event.
+//
+// Requests are pipelined: each gets a req_id and a completion, and replies
+// are matched by req_id, not by order, so any number of requests may be in
+// flight at once. WATCH_EVENT messages go to a handler. When the connection
+// drops, every request still waiting completes with a Connection error and
+// the disconnect handler runs; the Client is then dead for good (reconnecting
+// means a new Client on a new fd).
+//
+// Every request is validated before it is framed; one that breaks a rule
+// completes with an Invalid error and is never sent. Completions may run
+// before the call that starts a request returns (on a validation error, or
+// when the connection is already down).
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/codec.h"
+#include "protocol/result.h"
+#include "protocol/wire.h"
+
+namespace xs {
+
+using TxId = uint32_t;  // 0: not in a transaction
+inline constexpr TxId NoTransaction = 0;
+
+class Client {
+public:
+    template <class T>
+    using Done = std::function<void(Result<T>)>;
+
+    struct Handlers {
+        std::function<void(const std::string& path, const std::string& token)> watchEvent;
+        std::function<void(const std::string& reason)> disconnected;
+    };
+
+    // Takes ownership of fd (from openTransport). maxInFlight bounds the
+    // requests sent and not yet answered; more wait here, in order, so a
+    // guest never exceeds xenstored's per-domain outstanding-request quota.
+    Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight = 1024);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    bool connected() const { return fd_ >= 0; }
+    // Requests sent or queued and not yet completed.
+    size_t pending() const { return pending_.size() + queued_.size(); }
+
+    void read(std::string_view path, TxId tx, Done<std::string> done);
+    void write(std::string_view path, std::string_view value, TxId tx, Done<Unit> done);
+    void mkdir(std::string_view path, TxId tx, Done<Unit> done);
+    void rm(std::string_view path, TxId tx, Done<Unit> done);
+    // The whole child list, however long: DIRECTORY, and DIRECTORY_PART
+    // paging when the server answers E2BIG (C xenstored).
+    void directory(std::string_view path, TxId tx, Done<std::vector<std::string>> done);
+    void getPermissions(std::string_view path, TxId tx, Done<std::vector<std::string>> done);
+    void setPermissions(std::string_view path, const std::vector<std::string>& perms, TxId tx,
+                        Done<Unit> done);
+    void watch(std::string_view path, std::string_view token, Done<Unit> done);
+    void unwatch(std::string_view path, std::string_view token, Done<Unit> done);
+    void transactionStart(Done<TxId> done);
+    // Commit (or abort). A commit that xenstored refuses with EAGAIN yields
+    // false: a conflict, to be retried by the caller, not a failure.
+    void transactionEnd(TxId tx, bool commit, Done<bool> done);
+    void getDomainPath(uint32_t domid, Done<std::string> done);
+    void isDomainIntroduced(uint32_t domid, Done<bool> done);
+    void introduce(uint32_t domid, uint64_t mfn, uint32_t port, Done<Unit> done);
+    void release(uint32_t domid, Done<Unit> done);
+    void resume(uint32_t domid, Done<Unit> done);
+    void setTarget(uint32_t domid, uint32_t target, Done<Unit> done);
+    void resetWatches(Done<Unit> done);
+
+    // Any request, raw: the reply payload as xenstored sent it. `subject`
+    // names what the request is about, for error messages.
+    void request(MessageType type, TxId tx, std::string payload, std::string subject,
+                 Done<std::string> done);
+
+private:
+    struct Request {
+        MessageType type;
+        TxId tx;
+        std::string payload;
+        std::string subject;
+        Done<std::string> done;
+    };
+
+    static int onIo(sd_event_source* s, int fd, uint32_t revents, void* self);
+    void send(Request req);
+    void flush();
+    void receive();
+    void dispatch(Message& msg);
+    void updateEvents();
+    void fail(const std::string& reason);
+    void directoryParts(std::string path, TxId tx, std::string offsetBytes,
+                        std::vector<std::string> names, std::string generation,
+                        Done<std::vector<std::string>> done);
+
+    sd_event_source* source_ = nullptr;
+    int fd_ = -1;
+    Handlers handlers_;
+    size_t maxInFlight_;
+    uint32_t nextReqId_ = 1;
+    std::unordered_map<uint32_t, Request> pending_;
+    std::deque<Request> queued_;
+    std::string out_;
+    size_t outSent_ = 0;
+    FrameDecoder decoder_;
+    bool wantWrite_ = false;
+    // Completions may destroy the Client; loops check this to stop at once.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace xs

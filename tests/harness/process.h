@@ -1,0 +1,74 @@
+// Child processes for tests: start one, stop it, or run one to completion
+// and collect what it printed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace xsd::test {
+
+struct Output {
+    int status = -1;  // exit status, or 128+signal
+    std::string out;
+    std::string err;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Runs argv (argv[0] looked up in PATH) with extra environment, feeding
+// `input` on stdin; kills it after `timeout`.
+Output run(const std::vector<std::string>& argv, const Env& env = {},
+           const std::string& input = {},
+           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// A long-running child; stopped (SIGTERM, then SIGKILL) when destroyed.
+class Process {
+public:
+    Process() = default;
+    // stdoutFd/stderrFd: where the child's output goes (-1: inherit).
+    Process(const std::vector<std::string>& argv, const Env& env = {}, int stdoutFd = -1,
+            int stderrFd = -1);
+    ~Process();
+    Process(Process&& other) noexcept;
+    Process& operator=(Process&& other) noexcept;
+
+    pid_t pid() const { return pid_; }
+    bool running();
+    // Sends sig and waits for the exit; returns the status as run() does.
+    int stop(int sig = 15, std::chrono::milliseconds grace = std::chrono::seconds(5));
+    // Waits for the child to exit by itself; -1 on timeout.
+    int wait(std::chrono::milliseconds timeout);
+
+private:
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
+// A fresh directory under $TMPDIR (or /tmp), readable by every uid so that
+// tests may run clients as another user; removed with its contents when
+// destroyed.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "xsd-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+std::string readFile(const std::string& path);
+void writeFile(const std::string& path, const std::string& contents);
+// Polls pred every few ms until true or timeout; returns its last value.
+bool waitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace xsd::test
