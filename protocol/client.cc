@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "protocol/validate.h"
@@ -51,11 +53,39 @@ std::vector<std::string> names(const std::string& payload)
     return splitFields(payload);
 }
 
+// The size of the message whose header starts at `header`.
+size_t messageSize(const char* header)
+{
+    const auto* len = reinterpret_cast<const unsigned char*>(header + 12);
+    return HeaderSize + (len[0] | len[1] << 8 | len[2] << 16 | static_cast<size_t>(len[3]) << 24);
+}
+
+// Where the message that holds byte `at` of `out` ends; `out` holds whole
+// messages back to back, as send() frames them.
+size_t messageEnd(const std::string& out, size_t at)
+{
+    size_t end = 0;
+    while (end <= at)
+        end += messageSize(out.data() + end);
+    return end;
+}
+
+// A NUL in a token would end it early on the wire: xenstored would register,
+// and report events for, a different token than the caller asked for.
+Violation checkToken(std::string_view token)
+{
+    if (token.find('\0') != std::string_view::npos)
+        return "watch token contains a NUL byte";
+    return std::nullopt;
+}
+
 }  // namespace
 
 Client::Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight)
     : fd_(fd), handlers_(std::move(handlers)), maxInFlight_(maxInFlight ? maxInFlight : 1)
 {
+    struct stat st {};
+    isSocket_ = ::fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
     int r = sd_event_add_io(loop, &source_, fd_, EPOLLIN, &Client::onIo, this);
     if (r < 0) {
         ::close(fd_);
@@ -132,8 +162,17 @@ void Client::send(Request req)
 
 void Client::flush()
 {
+    // At most one message per write, on every transport: the XenBus device
+    // takes each write() as (part of) one message and silently drops what
+    // follows that message's end in the same write. Requests pile up here
+    // only while the transport cannot take more, so this costs little.
+    size_t end = outSent_ < out_.size() ? messageEnd(out_, outSent_) : 0;
     while (outSent_ < out_.size()) {
-        ssize_t n = ::write(fd_, out_.data() + outSent_, out_.size() - outSent_);
+        // MSG_NOSIGNAL: a xenstored that went away must not kill the
+        // process with SIGPIPE; the XenBus device is not a socket.
+        const char* data = out_.data() + outSent_;
+        size_t len = end - outSent_;
+        ssize_t n = isSocket_ ? ::send(fd_, data, len, MSG_NOSIGNAL) : ::write(fd_, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -142,6 +181,8 @@ void Client::flush()
             return fail(std::string("writing to xenstored failed: ") + std::strerror(errno));
         }
         outSent_ += static_cast<size_t>(n);
+        if (outSent_ == end && end < out_.size())
+            end += messageSize(out_.data() + end);
     }
     if (outSent_ == out_.size()) {
         out_.clear();
@@ -334,17 +375,27 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 }
                 std::string_view rest(pl);
                 rest.remove_prefix(genEnd + 1);
-                bool last = rest.empty() || (rest.size() >= 1 && rest.front() == '\0') ||
-                            (rest.size() >= 2 && rest.substr(rest.size() - 2) == std::string_view("\0\0", 2));
+                // The last part ends with an empty name: its final two bytes
+                // are NULs, or it is that NUL alone (an offset at the end).
+                const bool last = rest == std::string_view("\0", 1) ||
+                                  rest.ends_with(std::string_view("\0\0", 2));
                 size_t bytes = 0;
                 for (auto& n : collected)
                     bytes += n.size() + 1;
+                size_t added = 0;
                 for (auto& n : splitFields(rest)) {
                     if (n.empty())
                         break;
                     bytes += n.size() + 1;
                     collected.push_back(std::move(n));
+                    ++added;
                 }
+                // Any other part must bring whole names: asking on from an
+                // offset that did not move would never end, and stopping
+                // would hand out a list cut short.
+                if (!last && (added == 0 || rest.back() != '\0'))
+                    return done(Error{Error::Kind::XenStore, "EIO",
+                                      "DIRECTORY_PART " + path + ": malformed reply"});
                 if (last || alive.expired())
                     return done(std::move(collected));
                 directoryParts(path, tx, std::to_string(bytes), std::move(collected), gen,
@@ -377,6 +428,8 @@ void Client::watch(std::string_view path, std::string_view token, Done<Unit> don
 {
     if (auto v = checkWatchPath(path))
         return done(invalid(*v));
+    if (auto v = checkToken(token))
+        return done(invalid(*v));
     request(MessageType::Watch, NoTransaction, nulTerminated(path) + nulTerminated(token),
             std::string(path), unit(std::move(done)));
 }
@@ -384,6 +437,8 @@ void Client::watch(std::string_view path, std::string_view token, Done<Unit> don
 void Client::unwatch(std::string_view path, std::string_view token, Done<Unit> done)
 {
     if (auto v = checkWatchPath(path))
+        return done(invalid(*v));
+    if (auto v = checkToken(token))
         return done(invalid(*v));
     request(MessageType::Unwatch, NoTransaction, nulTerminated(path) + nulTerminated(token),
             std::string(path), unit(std::move(done)));

@@ -115,6 +115,7 @@ private:
     size_t outSent_ = 0;
     FrameDecoder decoder_;
     bool wantWrite_ = false;
+    bool isSocket_ = false;
     // Completions may destroy the Client; loops check this to stop at once.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

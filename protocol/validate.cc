@@ -25,6 +25,19 @@ std::string describeByte(char c)
     return buf;
 }
 
+// At most `max` bytes of what a caller sent, for quoting in a message; cut
+// before a UTF-8 sequence, not inside it: D-Bus carries the message, and
+// sd-bus refuses a string that is not valid UTF-8 (found by fuzz_validators).
+std::string excerpt(std::string_view s, size_t max)
+{
+    if (s.size() <= max)
+        return std::string(s);
+    size_t cut = max;
+    for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80; ++i)
+        --cut;
+    return std::string(s.substr(0, cut));
+}
+
 Violation checkNodePath(std::string_view path)
 {
     if (path.empty())
@@ -61,7 +74,7 @@ PathKind pathKind(std::string_view path)
 Violation checkPath(std::string_view path)
 {
     if (pathKind(path) == PathKind::Special)
-        return "path '" + std::string(path.substr(0, 64)) +
+        return "path '" + excerpt(path, 64) +
                "' starts with '@', which only the special watch paths @introduceDomain and "
                "@releaseDomain may, and only in Watch/Unwatch";
     return checkNodePath(path);
@@ -72,7 +85,7 @@ Violation checkWatchPath(std::string_view path)
     if (pathKind(path) == PathKind::Special) {
         if (path == IntroduceDomain || path == ReleaseDomain)
             return std::nullopt;
-        return "'" + std::string(path.substr(0, 64)) +
+        return "'" + excerpt(path, 64) +
                "' is not a special watch path; XenStore has only @introduceDomain and "
                "@releaseDomain";
     }
@@ -92,7 +105,7 @@ Violation checkPermission(std::string_view perm)
         return "permission entry is empty; expected n, r, w or b followed by a domid";
     const char kind = perm.front();
     if (kind != 'n' && kind != 'r' && kind != 'w' && kind != 'b')
-        return "permission '" + std::string(perm.substr(0, 32)) +
+        return "permission '" + excerpt(perm, 32) +
                "' does not start with n, r, w or b";
     auto digits = perm.substr(1);
     if (digits.empty())
@@ -100,11 +113,11 @@ Violation checkPermission(std::string_view perm)
     uint64_t domid = 0;
     for (char c : digits) {
         if (c < '0' || c > '9')
-            return "permission '" + std::string(perm.substr(0, 32)) +
+            return "permission '" + excerpt(perm, 32) +
                    "' has a domid that is not a decimal number";
         domid = domid * 10 + static_cast<uint64_t>(c - '0');
         if (domid > 65535)
-            return "permission '" + std::string(perm.substr(0, 32)) +
+            return "permission '" + excerpt(perm, 32) +
                    "' has a domid out of range 0..65535";
     }
     return std::nullopt;

@@ -1,0 +1,46 @@
+// A stand-in for the XenBus character device without Xen: a pseudo-terminal
+// in raw mode whose master side is relayed, byte for byte, to a connection
+// on a test's oxenstored socket. A client that opens the slave (/dev/pts/N)
+// takes the device code path: open O_RDWR, read/write on a character device,
+// and a hang-up when the other end goes away.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+namespace xsd::test {
+
+class PtyRelay {
+public:
+    // Opens the pseudo-terminal, connects to `socketPath` and starts relaying
+    // in a background thread. Throws if any step fails.
+    explicit PtyRelay(const std::string& socketPath);
+    ~PtyRelay();
+    PtyRelay(const PtyRelay&) = delete;
+    PtyRelay& operator=(const PtyRelay&) = delete;
+
+    // Where a client opens the "device".
+    const std::string& devicePath() const { return devicePath_; }
+
+    // Stops relaying and closes both sides, as when xenstored goes away: a
+    // client on the slave sees a hang-up (EOF, then EIO on write). Waits for
+    // the relay thread. Also happens by itself when oxenstored closes the
+    // socket (e.g. it was killed).
+    void close();
+    // False once the relay has stopped, by close() or because a side ended.
+    bool running() const { return running_; }
+
+private:
+    void relay();
+
+    std::string devicePath_;
+    int master_ = -1;
+    int slave_ = -1;  // held open so the master never sees "no slave" (EIO)
+    int socket_ = -1;
+    int wake_ = -1;   // eventfd: close() asks the thread to stop
+    std::atomic<bool> running_{false};
+    std::thread thread_;
+};
+
+}  // namespace xsd::test
