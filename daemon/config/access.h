@@ -1,0 +1,58 @@
+// Who may do what: the decision the daemon takes for every call, and for
+// every watch event before it is delivered, from the caller's identity as
+// the bus reports it and the configuration's rules. XenStore's own
+// permissions are per domain and cannot tell one dom0 user from another;
+// this is what can.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/config.h"
+
+namespace xsd {
+
+// A bus client as the bus reports it.
+struct Caller {
+    uint32_t uid = 0;
+    uint32_t gid = 0;              // primary group
+    std::vector<uint32_t> groups;  // supplementary groups
+    uint32_t pid = 0;              // for logs only; never part of a decision
+};
+
+// True when some rule that matches the caller (by uid, or by primary or
+// supplementary gid) grants `kind` on a prefix of `path`. Prefixes are whole
+// components: "/a" covers "/a" and "/a/b" but not "/ab"; "/" covers every
+// absolute path; "@" covers the special paths @introduceDomain and
+// @releaseDomain. `path` must be absolute or special: a relative path is
+// denied, so the daemon resolves it against its own domain path first.
+bool allowed(const Config& config, const Caller& caller, Access kind, std::string_view path);
+
+// Whether `prefix` (as a rule writes it) covers `path`.
+bool covers(std::string_view prefix, std::string_view path);
+
+// The path the domain methods are checked on: the domain's home,
+// "/local/domain/<domid>". So `read` on "/local/domain" lets a caller ask
+// GetDomainPath and IsDomainIntroduced of any domain, and `admin` on
+// "/local/domain/5" lets it introduce, release, resume or retarget domain 5
+// and no other.
+std::string domainAccessPath(uint32_t domid);
+
+// Whether any rule names the caller at all, whatever it grants: what a call
+// that touches no path yet (StartTransaction) can be checked against, so that
+// a caller the configuration does not mention is refused everything.
+bool hasAnyRule(const Config& config, const Caller& caller);
+
+// The whole check as the daemon's gate asks it: nothing when allowed, else
+// the AccessDenied message. A null `path` asks hasAnyRule().
+std::optional<std::string> accessDenial(const Config& config, const Caller& caller, Access kind,
+                                        const std::string* path);
+
+// The message of an Error.AccessDenied, e.g. "uid 65534 may not write
+// /local/domain/0/name".
+std::string describeDenial(const Caller& caller, Access kind, std::string_view path);
+
+}  // namespace xsd
