@@ -1,0 +1,147 @@
+// One D-Bus call being served: who made it, what it is about, and how to
+// answer it — exactly once, however the work ends.
+//
+// An Answer is a cheap copyable handle (completions are std::function). It
+// counts the caller's calls in flight, for the per-caller limit; a call that
+// no code path answered (a bug) still gets an error reply when the last
+// handle goes, so no caller ever waits for nothing.
+//
+// It also keeps the D-Bus object that received the call alive until the
+// reply is sent: sd-bus checks a reply's signature against the object's
+// vtable, which goes with the object (transactions end before their Commit
+// is answered).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <sdbus-c++/Error.h>
+#include <sdbus-c++/MethodResult.h>
+
+#include "daemon/log.h"
+#include "dbus/errors.h"
+#include "protocol/result.h"
+
+namespace xsd {
+
+// Calls in flight per sender.
+class CallCounter {
+public:
+    unsigned of(const std::string& sender) const
+    {
+        auto it = bySender_.find(sender);
+        return it == bySender_.end() ? 0 : it->second;
+    }
+    unsigned total() const { return total_; }
+    void add(const std::string& sender) { ++bySender_[sender], ++total_; }
+    void remove(const std::string& sender)
+    {
+        auto it = bySender_.find(sender);
+        if (it == bySender_.end())
+            return;
+        --total_;
+        if (--it->second == 0)
+            bySender_.erase(it);
+    }
+
+private:
+    std::unordered_map<std::string, unsigned> bySender_;
+    unsigned total_ = 0;
+};
+
+template <class... T>
+class Answer {
+public:
+    Answer(std::shared_ptr<CallCounter> counter, std::string sender, std::string what,
+           sdbus::Result<T...>&& result, std::shared_ptr<const void> object = {})
+        : s_(std::make_shared<State>(std::move(counter), std::move(sender), std::move(what),
+                                     std::move(result), std::move(object)))
+    {
+    }
+
+    const std::string& sender() const { return s_->sender; }
+    // "Read /local/domain/0/name": for log lines and messages.
+    const std::string& what() const { return s_->what; }
+    bool answered() const { return s_->answered; }
+
+    void ok(const T&... values) const
+    {
+        if (!claim())
+            return;
+        try {
+            s_->result.returnResults(values...);
+            log::debug(s_->what, " from ", s_->sender, ": ok");
+        } catch (const sdbus::Error& e) {
+            // The reply could not be built (e.g. a string that is not
+            // UTF-8 after all): the caller still gets an answer.
+            sendError(errors::make(errors::Failed, s_->what + ": cannot send the reply: " +
+                                                       e.getMessage()));
+        }
+    }
+
+    void fail(const sdbus::Error& error) const
+    {
+        if (claim())
+            sendError(error);
+    }
+    void fail(const xs::Error& error) const { fail(errors::fromXenStore(error)); }
+    void fail(std::string_view name, const std::string& message) const
+    {
+        fail(errors::make(name, message));
+    }
+
+private:
+    struct State {
+        State(std::shared_ptr<CallCounter> c, std::string s, std::string w, sdbus::Result<T...>&& r,
+              std::shared_ptr<const void> o)
+            : counter(std::move(c)), sender(std::move(s)), what(std::move(w)), result(std::move(r)),
+              object(std::move(o))
+        {
+            counter->add(sender);
+        }
+        ~State()
+        {
+            if (!answered) {
+                answered = true;
+                try {
+                    result.returnError(errors::make(errors::Failed, what + ": the daemon lost track of this call"));
+                } catch (const sdbus::Error&) {
+                }
+            }
+            if (counted)
+                counter->remove(sender);
+        }
+        std::shared_ptr<CallCounter> counter;
+        std::string sender;
+        std::string what;
+        sdbus::Result<T...> result;
+        std::shared_ptr<const void> object;  // the receiver, kept until the reply is out
+        bool answered = false;
+        bool counted = true;  // still counted against the sender's limit
+    };
+
+    bool claim() const
+    {
+        if (s_->answered)
+            return false;
+        s_->answered = true;
+        s_->counted = false;
+        s_->counter->remove(s_->sender);
+        return true;
+    }
+
+    void sendError(const sdbus::Error& error) const
+    {
+        log::debug(s_->what, " from ", s_->sender, ": ", error.getName(), ": ", error.getMessage());
+        try {
+            s_->result.returnError(error);
+        } catch (const sdbus::Error& e) {
+            log::warning("cannot answer ", s_->what, " from ", s_->sender, ": ", e.getMessage());
+        }
+    }
+
+    std::shared_ptr<State> s_;
+};
+
+}  // namespace xsd

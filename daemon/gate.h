@@ -1,0 +1,75 @@
+// What every call passes before anything reaches xenstored: the caller is
+// identified (uid, groups), its access rules allow this kind of access on
+// this path, it is within its limit of calls in flight, and xenstored is
+// connected. Only then does the call's work start.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/answer.h"
+#include "daemon/config/access.h"
+#include "daemon/config/config.h"
+#include "daemon/xenstore_link.h"
+#include "dbus/callers.h"
+#include "dbus/errors.h"
+
+namespace xsd {
+
+class Gate {
+public:
+    Gate(CallerRegistry& callers, XenStoreLink& link, std::shared_ptr<CallCounter> calls)
+        : callers_(callers), link_(link), calls_(std::move(calls))
+    {
+    }
+
+    // The access rules and limits in force; replaced as a whole on reload.
+    void setConfig(std::shared_ptr<const Config> config) { config_ = std::move(config); }
+    const Config& config() const { return *config_; }
+    // Relative paths are checked as xenstored resolves them: under the
+    // daemon's own domain path.
+    void setDomainPath(std::string path) { domainPath_ = std::move(path); }
+    const std::string& domainPath() const { return domainPath_; }
+    std::string absolute(const std::string& path) const;
+    std::shared_ptr<CallCounter> calls() const { return calls_; }
+
+    // `path` empty: no path involved; the caller must merely be named by
+    // some rule (StartTransaction).
+    template <class... T>
+    void admit(const Answer<T...>& answer, Access access, const std::string& path,
+               std::function<void(xs::Client&)> go)
+    {
+        callers_.resolve(answer.sender(), [this, answer, access, path,
+                                           go = std::move(go)](const Caller* who,
+                                                               const std::string& error) {
+            if (auto denial = check(answer.sender(), who, error, access, path))
+                return answer.fail(*denial);
+            auto* client = link_.client();
+            if (!client)
+                return answer.fail(errors::NotConnected,
+                                   answer.what() + ": not connected to xenstored at " +
+                                       link_.backend().describe() + " right now");
+            go(*client);
+        });
+    }
+
+    // The caller's identity, once known (for per-caller bookkeeping).
+    const Caller* caller(const std::string& sender) const { return callers_.find(sender); }
+    // Whether `who` may do `access` on `path` (absolute, relative or special).
+    bool allows(const Caller& who, Access access, const std::string& path) const;
+
+private:
+    std::optional<sdbus::Error> check(const std::string& sender, const Caller* who,
+                                      const std::string& identityError, Access access,
+                                      const std::string& path) const;
+
+    CallerRegistry& callers_;
+    XenStoreLink& link_;
+    std::shared_ptr<CallCounter> calls_;
+    std::shared_ptr<const Config> config_ = std::make_shared<Config>(defaultConfig());
+    std::string domainPath_ = "/local/domain/0";
+};
+
+}  // namespace xsd

@@ -1,0 +1,208 @@
+// xenstore-dbusd: main → run → loop.
+#include <signal.h>
+#include <systemd/sd-event.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "daemon/config/config.h"
+#include "daemon/log.h"
+#include "daemon/options.h"
+#include "daemon/service.h"
+#include "dbus/bus_event_source.h"
+#include "systemd/notify.h"
+#include "systemd/status.h"
+#include "version.h"
+
+namespace xsd {
+
+namespace {
+
+std::unique_ptr<sdbus::IConnection> connectBus(const std::string& bus)
+{
+    if (bus == "system")
+        return sdbus::createSystemBusConnection();
+    if (bus == "session")
+        return sdbus::createSessionBusConnection();
+    return sdbus::createSessionBusConnectionWithAddress(bus);
+}
+
+// Everything main owns, torn down in order: the bus source before the
+// service, the service before the bus connection, the loop last.
+struct Daemon {
+    Options options;
+    sd_event* loop = nullptr;
+    std::unique_ptr<sdbus::IConnection> bus;
+    std::unique_ptr<Service> service;
+    std::unique_ptr<BusEventSource> busSource;
+    sd_event_source* statusTimer = nullptr;
+    uint64_t lastStatusUsec = 0;
+    bool ready = false;
+    bool stopping = false;
+    std::string statusNote;  // e.g. why the last reload was refused
+
+    ~Daemon()
+    {
+        sd_event_source_disable_unref(statusTimer);
+        busSource.reset();
+        service.reset();
+        bus.reset();
+        sd_event_unref(loop);
+    }
+
+    std::string statusLine() const
+    {
+        return formatStatus({service->connected(), service->backend().describe(),
+                             static_cast<unsigned>(service->watchCount()),
+                             static_cast<unsigned>(service->subscriptionCount()),
+                             static_cast<unsigned>(service->transactionCount()), statusNote});
+    }
+
+    // STATUS= (and READY=1 the first time xenstored is connected: the name
+    // is ours before the loop starts). Coalesced to at most two a second,
+    // since a busy daemon changes its counts all the time.
+    void statusChanged()
+    {
+        if (!std::getenv("NOTIFY_SOCKET") || stopping)
+            return;
+        if (statusTimer && sd_event_source_get_enabled(statusTimer, nullptr) > 0)
+            return;
+        uint64_t now = 0;
+        sd_event_now(loop, CLOCK_MONOTONIC, &now);
+        uint64_t when = std::max(now, lastStatusUsec + 500'000);
+        if (!statusTimer) {
+            if (sd_event_add_time(loop, &statusTimer, CLOCK_MONOTONIC, when, 0, &Daemon::onStatusTimer,
+                                  this) < 0)
+                return;
+            sd_event_source_set_description(statusTimer, "status");
+        } else {
+            sd_event_source_set_time(statusTimer, when);
+        }
+        sd_event_source_set_enabled(statusTimer, SD_EVENT_ONESHOT);
+    }
+
+    static int onStatusTimer(sd_event_source*, uint64_t now, void* data)
+    {
+        auto* d = static_cast<Daemon*>(data);
+        d->lastStatusUsec = now;
+        if (!d->ready && d->service->connected()) {
+            d->ready = true;
+            notify::ready(d->statusLine());
+        } else {
+            notify::status(d->statusLine());
+        }
+        return 0;
+    }
+
+    static int onStop(sd_event_source*, const signalfd_siginfo* si, void* data)
+    {
+        auto* d = static_cast<Daemon*>(data);
+        if (d->stopping)
+            return 0;
+        d->stopping = true;
+        log::info("stopping on signal ", si->ssi_signo,
+                  ": aborting open transactions and removing XenStore watches");
+        notify::stopping();
+        d->service->shutdown([d] { sd_event_exit(d->loop, 0); });
+        return 0;
+    }
+
+    static int onReload(sd_event_source*, const signalfd_siginfo*, void* data)
+    {
+        auto* d = static_cast<Daemon*>(data);
+        notify::reloading();
+        try {
+            auto config = loadConfig(d->options.configPath, d->options.configGiven);
+            if (config.xenstore != "auto" && !d->options.xenstore &&
+                config.xenstore != d->service->backend().describe())
+                log::warning("the new configuration names xenstore ", config.xenstore,
+                             "; the daemon keeps ", d->service->backend().describe(),
+                             " until it is restarted");
+            log::info("reloaded the configuration from ", config.source);
+            d->service->setConfig(std::make_shared<const Config>(std::move(config)));
+            d->statusNote.clear();
+        } catch (const ConfigError& e) {
+            log::error("configuration not reloaded, keeping the previous one: ", e.what());
+            d->statusNote = "configuration not reloaded: " + std::string(e.what());
+        }
+        notify::ready(d->statusLine());
+        return 0;
+    }
+};
+
+int run(const Options& options)
+{
+    Config config;
+    try {
+        config = loadConfig(options.configPath, options.configGiven);
+    } catch (const ConfigError& e) {
+        log::error("refusing to start: ", e.what());
+        return 1;
+    }
+    std::string why;
+    auto backend = xs::Backend::parse(options.xenstore.value_or(config.xenstore), &why);
+    if (!backend) {
+        log::error("refusing to start: --xenstore: ", why);
+        return 2;
+    }
+
+    Daemon d;
+    d.options = options;
+    if (sd_event_default(&d.loop) < 0) {
+        log::error("cannot create the event loop");
+        return 1;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    // A peer that goes away must not kill us with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    sd_event_add_signal(d.loop, nullptr, SIGTERM, &Daemon::onStop, &d);
+    sd_event_add_signal(d.loop, nullptr, SIGINT, &Daemon::onStop, &d);
+    sd_event_add_signal(d.loop, nullptr, SIGHUP, &Daemon::onReload, &d);
+    if (notify::enableWatchdog(d.loop) < 0)
+        log::warning("cannot set up the watchdog");
+
+    try {
+        d.bus = connectBus(options.bus);
+        d.service = std::make_unique<Service>(d.loop, *d.bus, *backend);
+        d.service->setConfig(std::make_shared<const Config>(config));
+        d.service->onStateChanged([&d] { d.statusChanged(); });
+        d.busSource = std::make_unique<BusEventSource>(d.loop, *d.bus, [&d](const std::string& e) {
+            log::error("the D-Bus connection failed: ", e);
+            sd_event_exit(d.loop, 1);
+        });
+        // The object exists before the name does: the first call finds it.
+        d.bus->requestName(BusName);
+    } catch (const sdbus::Error& e) {
+        log::error("cannot publish ", BusName, " on the ", options.bus, " bus: ", e.getMessage());
+        return 1;
+    }
+    log::info("xenstore-dbusd ", XSD_VERSION, " serving ", BusName, " on the ", options.bus,
+              " bus; XenStore at ", backend->describe(), "; access rules from ", config.source);
+    d.service->start();
+    d.statusChanged();
+    int r = sd_event_loop(d.loop);
+    log::info("stopped");
+    return r < 0 ? 1 : r;
+}
+
+}  // namespace
+}  // namespace xsd
+
+int main(int argc, char** argv)
+{
+    auto parsed = xsd::parseOptions(std::vector<std::string>(argv + 1, argv + argc));
+    if (!parsed.options)
+        return parsed.exitStatus;
+    xsd::log::setVerbose(parsed.options->verbose);
+    return xsd::run(*parsed.options);
+}

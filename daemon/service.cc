@@ -1,0 +1,357 @@
+#include "daemon/service.h"
+
+#include "daemon/log.h"
+#include "daemon/snapshot.h"
+#include "protocol/validate.h"
+#include "version.h"
+
+namespace xsd {
+
+Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
+    : AdaptorInterfaces(bus, ObjectPath),
+      loop_(loop),
+      bus_(bus),
+      busDaemon_(sdbus::createProxy(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      callers_(*busDaemon_),
+      link_(loop, std::move(backend),
+            {[this] { onConnected(); },
+             [this](const std::string& reason) { onDisconnected(reason); },
+             [this](const std::string& path, const std::string& token) {
+                 watches_.onWatchEvent(path, token);
+             }}),
+      gate_(callers_, link_, std::make_shared<CallCounter>()),
+      data_(gate_),
+      watches_([this](const std::string& subscriber, const std::string& path,
+                      const std::string& token) { deliverWatchEvent(subscriber, path, token); }),
+      transactions_(loop, bus, gate_, data_, link_)
+{
+    // A caller leaving the bus takes its subscriptions and transactions
+    // with it.
+    busDaemon_->uponSignal("NameOwnerChanged")
+        .onInterface("org.freedesktop.DBus")
+        .call([this](const std::string& name, const std::string& /*oldOwner*/,
+                     const std::string& newOwner) {
+            if (newOwner.empty() && name.starts_with(':'))
+                callerLeft(name);
+        });
+    busDaemon_->finishRegistration();
+    registerAdaptor();
+}
+
+Service::~Service()
+{
+    unregisterAdaptor();
+}
+
+void Service::start()
+{
+    link_.start();
+}
+
+void Service::setConfig(std::shared_ptr<const Config> config)
+{
+    transactions_.setPerCallerLimit(config->limits.transactionsPerCaller);
+    transactions_.setIdleTimeoutSeconds(config->limits.transactionIdleTimeoutS);
+    gate_.setConfig(std::move(config));
+}
+
+std::string Service::Version()
+{
+    return XSD_VERSION;
+}
+
+template <class... T>
+Answer<T...> Service::answer(sdbus::Result<T...>&& result, const std::string& method,
+                             const std::string& subject)
+{
+    const auto* msg = getObject().getCurrentlyProcessedMessage();
+    return Answer<T...>(gate_.calls(), msg ? msg->getSender() : std::string(),
+                        subject.empty() ? method : method + " " + subject, std::move(result));
+}
+
+// --- data methods ------------------------------------------------------------
+
+void Service::Read(sdbus::Result<std::string>&& result, std::string path)
+{
+    data_.read(answer(std::move(result), "Read", path), path, {});
+}
+
+void Service::ReadBytes(sdbus::Result<std::vector<uint8_t>>&& result, std::string path)
+{
+    data_.readBytes(answer(std::move(result), "ReadBytes", path), path, {});
+}
+
+void Service::Write(sdbus::Result<>&& result, std::string path, std::string value)
+{
+    data_.write(answer(std::move(result), "Write", path), path, value, {});
+}
+
+void Service::WriteBytes(sdbus::Result<>&& result, std::string path, std::vector<uint8_t> value)
+{
+    data_.writeBytes(answer(std::move(result), "WriteBytes", path), path, value, {});
+}
+
+void Service::Exists(sdbus::Result<bool>&& result, std::string path)
+{
+    data_.exists(answer(std::move(result), "Exists", path), path, {});
+}
+
+void Service::Directory(sdbus::Result<std::vector<std::string>>&& result, std::string path)
+{
+    data_.directory(answer(std::move(result), "Directory", path), path, {});
+}
+
+void Service::Mkdir(sdbus::Result<>&& result, std::string path)
+{
+    data_.mkdir(answer(std::move(result), "Mkdir", path), path, {});
+}
+
+void Service::Remove(sdbus::Result<>&& result, std::string path)
+{
+    data_.remove(answer(std::move(result), "Remove", path), path, {});
+}
+
+void Service::GetPermissions(sdbus::Result<std::vector<std::string>>&& result, std::string path)
+{
+    data_.getPermissions(answer(std::move(result), "GetPermissions", path), path, {});
+}
+
+void Service::SetPermissions(sdbus::Result<>&& result, std::string path,
+                             std::vector<std::string> perms)
+{
+    data_.setPermissions(answer(std::move(result), "SetPermissions", path), path, perms, {});
+}
+
+// --- watches -------------------------------------------------------------
+
+void Service::Watch(sdbus::Result<>&& result, std::string path, std::string token)
+{
+    auto a = answer(std::move(result), "Watch", path);
+    if (auto v = xs::checkWatchPath(path))
+        return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
+    // The token never reaches xenstored, but it is held to what xenstored
+    // would accept, so a program moved from libxenstore finds the same rule.
+    if (auto v = xs::checkPayloadSize(path.size() + 1 + token.size() + 1))
+        return a.fail(errors::InvalidArgument, a.what() + ": path and token together: " + *v);
+    gate_.admit(a, Access::Watch, path, [this, a, path, token](xs::Client& client) {
+        const unsigned max = gate_.config().limits.watchesPerCaller;
+        if (watches_.subscriptionsOf(a.sender()) >= max)
+            return a.fail(errors::LimitExceeded, a.what() + ": the caller already holds " +
+                                                     std::to_string(max) +
+                                                     " watches (watches_per_caller)");
+        watches_.subscribe(&client, a.sender(), path, token,
+                           [this, a, path, token](const std::optional<xs::Error>& error) {
+                               if (error)
+                                   return a.fail(*error);
+                               if (!gate_.caller(a.sender())) {
+                                   // It left the bus meanwhile.
+                                   watches_.unsubscribe(link_.client(), a.sender(), path, token);
+                                   return;
+                               }
+                               a.ok();
+                               changed();
+                           });
+    });
+}
+
+void Service::Unwatch(sdbus::Result<>&& result, std::string path, std::string token)
+{
+    auto a = answer(std::move(result), "Unwatch", path);
+    if (auto v = xs::checkWatchPath(path))
+        return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
+    gate_.admit(a, Access::Watch, path, [this, a, path, token](xs::Client& client) {
+        if (!watches_.unsubscribe(&client, a.sender(), path, token))
+            return a.fail(errors::nameForErrno("ENOENT"),
+                          a.what() + ": the caller is not watching it with token '" + token + "'");
+        a.ok();
+        changed();
+    });
+}
+
+void Service::deliverWatchEvent(const std::string& subscriber, const std::string& path,
+                                const std::string& token)
+{
+    // Events are filtered by the subscriber's rules at delivery: a watch on
+    // /a also reports /a/secret, which a rule may withhold.
+    const Caller* who = gate_.caller(subscriber);
+    if (!who || !gate_.allows(*who, Access::Watch, path))
+        return;
+    try {
+        auto signal = getObject().createSignal(INTERFACE_NAME, "WatchEvent");
+        signal << path << token;
+        // Unicast: only the subscriber gets it, never a broadcast.
+        signal.setDestination(subscriber);
+        getObject().emitSignal(signal);
+    } catch (const sdbus::Error& e) {
+        log::warning("cannot send a watch event to ", subscriber, ": ", e.getMessage());
+    }
+}
+
+// --- transactions and snapshots ---------------------------------------------
+
+void Service::StartTransaction(sdbus::Result<sdbus::ObjectPath>&& result)
+{
+    auto a = answer(std::move(result), "StartTransaction");
+    gate_.admit(a, Access::Read, {}, [this, a](xs::Client& client) {
+        transactions_.start(client, a);
+        changed();
+    });
+}
+
+void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)
+{
+    auto a = answer(std::move(result), "Snapshot", path);
+    if (auto v = xs::checkPath(path))
+        return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
+    gate_.admit(a, Access::Read, path, [a, path](xs::Client& client) {
+        takeSnapshot(client, path, [a](xs::Result<std::string> json) {
+            json ? a.ok(json.value()) : a.fail(json.error());
+        });
+    });
+}
+
+// --- domains ---------------------------------------------------------------
+
+template <class... T>
+void Service::domainCall(const Answer<T...>& a, Access access, std::vector<uint32_t> domids,
+                         std::function<void(xs::Client&)> go)
+{
+    for (uint32_t d : domids)
+        if (auto v = xs::checkDomid(d))
+            return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
+    gate_.admit(a, access, domainAccessPath(domids.front()), std::move(go));
+}
+
+void Service::GetDomainPath(sdbus::Result<std::string>&& result, uint32_t domid)
+{
+    auto a = answer(std::move(result), "GetDomainPath", std::to_string(domid));
+    domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
+        c.getDomainPath(domid, [a](xs::Result<std::string> r) { r ? a.ok(r.value()) : a.fail(r.error()); });
+    });
+}
+
+void Service::IsDomainIntroduced(sdbus::Result<bool>&& result, uint32_t domid)
+{
+    auto a = answer(std::move(result), "IsDomainIntroduced", std::to_string(domid));
+    domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
+        c.isDomainIntroduced(domid, [a](xs::Result<bool> r) { r ? a.ok(r.value()) : a.fail(r.error()); });
+    });
+}
+
+void Service::IntroduceDomain(sdbus::Result<>&& result, uint32_t domid, uint64_t mfn, uint32_t port)
+{
+    auto a = answer(std::move(result), "IntroduceDomain", std::to_string(domid));
+    domainCall(a, Access::Admin, {domid}, [a, domid, mfn, port](xs::Client& c) {
+        c.introduce(domid, mfn, port, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+    });
+}
+
+void Service::ReleaseDomain(sdbus::Result<>&& result, uint32_t domid)
+{
+    auto a = answer(std::move(result), "ReleaseDomain", std::to_string(domid));
+    domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
+        c.release(domid, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+    });
+}
+
+void Service::ResumeDomain(sdbus::Result<>&& result, uint32_t domid)
+{
+    auto a = answer(std::move(result), "ResumeDomain", std::to_string(domid));
+    domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
+        c.resume(domid, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+    });
+}
+
+void Service::SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t target)
+{
+    auto a = answer(std::move(result), "SetTarget", std::to_string(domid));
+    domainCall(a, Access::Admin, {domid, target}, [a, domid, target](xs::Client& c) {
+        c.setTarget(domid, target, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+    });
+}
+
+// --- lifecycle -------------------------------------------------------------
+
+void Service::callerLeft(const std::string& name)
+{
+    bool held = watches_.subscriptionsOf(name) > 0 || transactions_.openOf(name) > 0;
+    watches_.dropSubscriber(link_.client(), name);
+    transactions_.ownerLeft(name);
+    callers_.forget(name);
+    if (held)
+        changed();
+}
+
+void Service::onConnected()
+{
+    auto* client = link_.client();
+    if (link_.backend().kind == xs::Backend::Kind::XenBus) {
+        // A guest's relative paths live under its own domain's path; ask
+        // which domain we are, as xenstored resolves relative paths.
+        client->read("domid", xs::NoTransaction, [this](xs::Result<std::string> r) {
+            if (r && !r.value().empty() &&
+                r.value().find_first_not_of("0123456789") == std::string::npos)
+                gate_.setDomainPath("/local/domain/" + r.value());
+            else
+                log::warning("cannot tell this domain's id (reading 'domid' failed); relative "
+                             "paths are checked against ", gate_.domainPath());
+        });
+    }
+    watches_.onConnected(*client);
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Connected"});
+    changed();
+}
+
+void Service::onDisconnected(const std::string& reason)
+{
+    watches_.onDisconnected();
+    transactions_.onDisconnected(reason);
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Connected"});
+    changed();
+}
+
+void Service::changed()
+{
+    if (stateChanged_)
+        stateChanged_();
+}
+
+void Service::shutdown(std::function<void()> done)
+{
+    auto* client = link_.client();
+    transactions_.abortAll();
+    watches_.releaseAll(client);
+    if (!client || client->pending() == 0)
+        return done();
+    // Give xenstored up to a second to take the aborts and unwatches.
+    struct Wait {
+        Service* self;
+        std::function<void()> done;
+        uint64_t deadline;
+    };
+    uint64_t now = 0;
+    sd_event_now(loop_, CLOCK_MONOTONIC, &now);
+    auto* wait = new Wait{this, std::move(done), now + 1'000'000};
+    sd_event_source* timer = nullptr;
+    auto tick = [](sd_event_source* s, uint64_t usec, void* data) -> int {
+        auto* w = static_cast<Wait*>(data);
+        auto* c = w->self->link_.client();
+        if (!c || c->pending() == 0 || usec >= w->deadline) {
+            auto finish = std::move(w->done);
+            delete w;
+            sd_event_source_disable_unref(s);
+            finish();
+            return 0;
+        }
+        sd_event_source_set_time(s, usec + 10'000);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+    };
+    if (sd_event_add_time(loop_, &timer, CLOCK_MONOTONIC, now + 10'000, 0, tick, wait) < 0) {
+        auto finish = std::move(wait->done);
+        delete wait;
+        finish();
+    }
+}
+
+}  // namespace xsd

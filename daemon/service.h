@@ -1,0 +1,121 @@
+// org.xenproject.XenStore1 at /org/xenproject/XenStore1: the daemon's whole
+// state in one context object, one short function per method.
+//
+// Every method is asynchronous: it checks its arguments, passes the Gate
+// (identity, access rules, limits, connection), sends its XenStore request
+// and returns; the answer goes out when xenstored replies. So any number of
+// callers' requests are in flight on the one connection at once.
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "daemon/answer.h"
+#include "daemon/data_methods.h"
+#include "daemon/gate.h"
+#include "daemon/transactions.h"
+#include "daemon/watches.h"
+#include "daemon/xenstore_link.h"
+#include "dbus/callers.h"
+#include "dbus/org.xenproject.XenStore1.adaptor.h"
+
+namespace xsd {
+
+inline constexpr const char* BusName = "org.xenproject.XenStore1";
+inline constexpr const char* ObjectPath = "/org/xenproject/XenStore1";
+
+class Service final : public sdbus::AdaptorInterfaces<org::xenproject::XenStore1_adaptor> {
+public:
+    Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend);
+    ~Service();
+
+    // Starts connecting to xenstored (and keeps reconnecting).
+    void start();
+    // Stopping: aborts open transactions and removes the upstream watches;
+    // `done` runs once xenstored has the requests (or cannot get them).
+    void shutdown(std::function<void()> done);
+
+    // The access rules and limits; a reload replaces them for every later
+    // call and event.
+    void setConfig(std::shared_ptr<const Config> config);
+    // Runs whenever something STATUS= reports changed.
+    void onStateChanged(std::function<void()> f) { stateChanged_ = std::move(f); }
+
+    bool connected() const { return link_.connected(); }
+    const xs::Backend& backend() const { return link_.backend(); }
+    size_t watchCount() const { return watches_.watchCount(); }
+    size_t subscriptionCount() const { return watches_.subscriptionCount(); }
+    size_t transactionCount() const { return transactions_.openCount(); }
+
+private:
+    // org.xenproject.XenStore1
+    void Read(sdbus::Result<std::string>&& result, std::string path) override;
+    void ReadBytes(sdbus::Result<std::vector<uint8_t>>&& result, std::string path) override;
+    void Write(sdbus::Result<>&& result, std::string path, std::string value) override;
+    void WriteBytes(sdbus::Result<>&& result, std::string path, std::vector<uint8_t> value) override;
+    void Exists(sdbus::Result<bool>&& result, std::string path) override;
+    void Directory(sdbus::Result<std::vector<std::string>>&& result, std::string path) override;
+    void Mkdir(sdbus::Result<>&& result, std::string path) override;
+    void Remove(sdbus::Result<>&& result, std::string path) override;
+    void GetPermissions(sdbus::Result<std::vector<std::string>>&& result, std::string path) override;
+    void SetPermissions(sdbus::Result<>&& result, std::string path,
+                        std::vector<std::string> perms) override;
+    void Watch(sdbus::Result<>&& result, std::string path, std::string token) override;
+    void Unwatch(sdbus::Result<>&& result, std::string path, std::string token) override;
+    void StartTransaction(sdbus::Result<sdbus::ObjectPath>&& result) override;
+    void Snapshot(sdbus::Result<std::string>&& result, std::string path) override;
+    void GetDomainPath(sdbus::Result<std::string>&& result, uint32_t domid) override;
+    void IsDomainIntroduced(sdbus::Result<bool>&& result, uint32_t domid) override;
+    void IntroduceDomain(sdbus::Result<>&& result, uint32_t domid, uint64_t mfn,
+                         uint32_t port) override;
+    void ReleaseDomain(sdbus::Result<>&& result, uint32_t domid) override;
+    void ResumeDomain(sdbus::Result<>&& result, uint32_t domid) override;
+    void SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t target) override;
+
+    bool Connected() override { return link_.connected(); }
+    std::string Backend() override { return link_.backend().describe(); }
+    uint32_t WatchCount() override { return static_cast<uint32_t>(watches_.watchCount()); }
+    uint32_t SubscriptionCount() override
+    {
+        return static_cast<uint32_t>(watches_.subscriptionCount());
+    }
+    uint32_t TransactionCount() override
+    {
+        return static_cast<uint32_t>(transactions_.openCount());
+    }
+    std::string Version() override;
+
+    template <class... T>
+    Answer<T...> answer(sdbus::Result<T...>&& result, const std::string& method,
+                        const std::string& subject = {});
+    // The domain methods: domid checks, then `access` on the domain's path.
+    template <class... T>
+    void domainCall(const Answer<T...>& a, Access access, std::vector<uint32_t> domids,
+                    std::function<void(xs::Client&)> go);
+
+    void deliverWatchEvent(const std::string& subscriber, const std::string& path,
+                           const std::string& token);
+    void callerLeft(const std::string& name);
+    void onConnected();
+    void onDisconnected(const std::string& reason);
+    void changed();
+
+    sd_event* loop_;
+    sdbus::IConnection& bus_;
+    std::unique_ptr<sdbus::IProxy> busDaemon_;  // org.freedesktop.DBus
+    CallerRegistry callers_;
+    XenStoreLink link_;
+    Gate gate_;
+    DataMethods data_;
+    WatchMultiplexer watches_;
+    TransactionRegistry transactions_;
+    std::function<void()> stateChanged_;
+};
+
+}  // namespace xsd

@@ -1,0 +1,121 @@
+#include "daemon/snapshot.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/text.h"
+
+namespace xsd {
+
+namespace {
+
+struct Node {
+    std::string value;
+    std::map<std::string, Node> children;  // std::map: stable addresses while the walk adds
+};
+
+class Walk : public std::enable_shared_from_this<Walk> {
+public:
+    Walk(xs::Client& client, std::string path, std::function<void(xs::Result<std::string>)> done)
+        : client_(client), path_(std::move(path)), done_(std::move(done))
+    {
+    }
+
+    void start()
+    {
+        auto self = shared_from_this();
+        client_.transactionStart([self](xs::Result<xs::TxId> r) {
+            if (!r)
+                return self->finish(r.error());
+            self->tx_ = r.value();
+            self->visit(self->root_, self->path_);
+        });
+    }
+
+private:
+    void visit(Node& node, const std::string& path)
+    {
+        auto self = shared_from_this();
+        outstanding_ += 2;
+        client_.read(path, tx_, [self, &node](xs::Result<std::string> r) {
+            if (r)
+                node.value = std::move(r.value());
+            self->settle(r ? std::nullopt : std::optional<xs::Error>(r.error()));
+        });
+        client_.directory(path, tx_, [self, &node, path](xs::Result<std::vector<std::string>> r) {
+            if (r && !self->error_) {
+                for (auto& name : r.value()) {
+                    auto& child = node.children[name];
+                    self->visit(child, path == "/" ? "/" + name : path + "/" + name);
+                }
+            }
+            self->settle(r ? std::nullopt : std::optional<xs::Error>(r.error()));
+        });
+    }
+
+    void settle(std::optional<xs::Error> error)
+    {
+        if (error && !error_)
+            error_ = std::move(error);
+        if (--outstanding_ > 0)
+            return;
+        // Read-only: end the transaction without committing.
+        auto self = shared_from_this();
+        client_.transactionEnd(tx_, false, [self](xs::Result<bool>) {
+            if (self->error_)
+                return self->finish(*self->error_);
+            self->finish(self->render());
+        });
+    }
+
+    static nlohmann::json valueJson(const std::string& v)
+    {
+        if (isText(v))
+            return v;
+        return nlohmann::json{{"base64", base64(v)}};
+    }
+
+    static nlohmann::json nodeJson(const Node& n)
+    {
+        nlohmann::json children = nlohmann::json::object();
+        for (const auto& [name, child] : n.children)
+            children[name] = nodeJson(child);
+        return nlohmann::json{{"value", valueJson(n.value)}, {"children", std::move(children)}};
+    }
+
+    std::string render() const
+    {
+        nlohmann::json j = nodeJson(root_);
+        j["path"] = path_;
+        return j.dump();
+    }
+
+    void finish(xs::Result<std::string> r)
+    {
+        auto done = std::move(done_);
+        done_ = nullptr;
+        if (done)
+            done(std::move(r));
+    }
+
+    xs::Client& client_;
+    std::string path_;
+    std::function<void(xs::Result<std::string>)> done_;
+    xs::TxId tx_ = 0;
+    Node root_;
+    int outstanding_ = 0;
+    std::optional<xs::Error> error_;
+};
+
+}  // namespace
+
+void takeSnapshot(xs::Client& client, const std::string& path,
+                  std::function<void(xs::Result<std::string>)> done)
+{
+    std::make_shared<Walk>(client, path, std::move(done))->start();
+}
+
+}  // namespace xsd

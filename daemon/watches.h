@@ -1,0 +1,100 @@
+// The watch multiplexer: callers' subscriptions (caller, path, token) on
+// top of one XenStore watch per distinct path, however many subscribe.
+//
+// A subscription succeeds once xenstored holds the watch; the subscriber
+// then gets one event at once, as XenStore fires a new watch once. The
+// daemon's upstream tokens are its own ("xsd:<n>"); callers' tokens never
+// reach xenstored, so two callers may use the same token.
+//
+// When the connection drops, subscriptions stay; on reconnect every path is
+// watched again and the initial event xenstored fires goes to all of that
+// path's subscribers, so they can resynchronise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "protocol/result.h"
+
+namespace xs {
+class Client;
+}
+
+namespace xsd {
+
+class WatchMultiplexer {
+public:
+    // Sends one event to one subscriber.
+    using Deliver = std::function<void(const std::string& subscriber, const std::string& path,
+                                       const std::string& token)>;
+    // nullopt: subscribed; else why not.
+    using Done = std::function<void(const std::optional<xs::Error>& error)>;
+
+    explicit WatchMultiplexer(Deliver deliver) : deliver_(std::move(deliver)) {}
+
+    // Subscribes; done runs once XenStore holds the watch (or refused it),
+    // and the subscriber's initial event follows right after a success.
+    // `client` is null while disconnected.
+    void subscribe(xs::Client* client, const std::string& subscriber, const std::string& path,
+                   const std::string& token, Done done);
+    // False when the subscriber holds no such subscription.
+    bool unsubscribe(xs::Client* client, const std::string& subscriber, const std::string& path,
+                     const std::string& token);
+    bool isSubscribed(const std::string& subscriber, const std::string& path,
+                      const std::string& token) const;
+    // The subscriber left the bus: drop all it holds.
+    void dropSubscriber(xs::Client* client, const std::string& subscriber);
+
+    // At shutdown: remove every upstream watch; subscriptions go with them.
+    void releaseAll(xs::Client* client);
+
+    void onWatchEvent(const std::string& path, const std::string& upstreamToken);
+    void onConnected(xs::Client& client);
+    void onDisconnected();
+
+    // XenStore watches held (or being placed) upstream.
+    size_t watchCount() const;
+    size_t subscriptionCount() const { return subscriptions_; }
+    size_t subscriptionsOf(const std::string& subscriber) const;
+    // Whether subscribe() for this path would cost a new upstream watch.
+    bool watched(const std::string& path) const { return byPath_.count(path) != 0; }
+
+private:
+    using Key = std::pair<std::string, std::string>;  // (subscriber, token)
+    struct Waiter {
+        Key key;
+        Done done;
+    };
+    enum class State { Registering, Active, Down };
+    struct Upstream {
+        std::string token;
+        State state = State::Down;
+        // What to do with the initial event xenstored fires for a new watch:
+        // first registration: drop it (each subscriber gets its own at once);
+        // re-registration after a reconnect: deliver it to everyone.
+        bool dropInitial = false;
+        std::set<Key> subscribers;
+        std::vector<Waiter> waiting;
+    };
+
+    void registerUpstream(xs::Client& client, const std::string& path, Upstream& up);
+    void onRegistered(const std::string& path, const std::string& token,
+                      const std::optional<xs::Error>& error);
+    void release(xs::Client* client, const std::string& path);
+
+    Deliver deliver_;
+    std::map<std::string, Upstream> byPath_;
+    std::unordered_map<std::string, std::string> pathByToken_;
+    std::unordered_map<std::string, std::set<std::pair<std::string, std::string>>> bySubscriber_;
+    size_t subscriptions_ = 0;
+    uint64_t nextToken_ = 1;
+};
+
+}  // namespace xsd

@@ -1,0 +1,104 @@
+#include "daemon/xenstore_link.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "daemon/log.h"
+
+namespace xsd {
+
+namespace {
+constexpr uint64_t FirstBackoffUsec = 50'000;
+constexpr uint64_t MaxBackoffUsec = 2'000'000;
+}  // namespace
+
+XenStoreLink::XenStoreLink(sd_event* loop, xs::Backend backend, Events events)
+    : loop_(sd_event_ref(loop)), backend_(std::move(backend)), events_(std::move(events)),
+      backoffUsec_(FirstBackoffUsec)
+{
+}
+
+XenStoreLink::~XenStoreLink()
+{
+    sd_event_source_disable_unref(retry_);
+    client_.reset();
+    sd_event_unref(loop_);
+}
+
+void XenStoreLink::start()
+{
+    attempt();
+}
+
+void XenStoreLink::attempt()
+{
+    // The previous client is dead; it is destroyed here, outside its own
+    // callbacks.
+    client_.reset();
+    std::string why;
+    int fd = xs::openTransport(backend_, &why);
+    if (fd < 0) {
+        // Say it once per outage, not at every retry.
+        if (why != lastFailure_)
+            log::warning("xenstored is not reachable: ", why, "; retrying");
+        lastFailure_ = why;
+        return scheduleRetry();
+    }
+    client_ = std::make_unique<xs::Client>(
+        loop_, fd,
+        xs::Client::Handlers{
+            [this](const std::string& path, const std::string& token) {
+                if (events_.watchEvent)
+                    events_.watchEvent(path, token);
+            },
+            [this](const std::string& reason) { onDisconnected(reason); },
+        });
+    if (!client_->connected()) {
+        log::error("cannot watch the xenstored connection in the event loop");
+        return scheduleRetry();
+    }
+    ++generation_;
+    backoffUsec_ = FirstBackoffUsec;
+    lastFailure_.clear();
+    log::info("connected to xenstored at ", backend_.describe());
+    if (events_.connected)
+        events_.connected();
+}
+
+void XenStoreLink::onDisconnected(const std::string& reason)
+{
+    // Runs inside the client's callback: the client stays (dead) until the
+    // retry replaces it.
+    log::warning("lost the connection to xenstored: ", reason);
+    backoffUsec_ = FirstBackoffUsec;
+    scheduleRetry();
+    if (events_.disconnected)
+        events_.disconnected(reason);
+}
+
+void XenStoreLink::scheduleRetry()
+{
+    uint64_t now = 0;
+    sd_event_now(loop_, CLOCK_MONOTONIC, &now);
+    uint64_t when = now + backoffUsec_;
+    backoffUsec_ = std::min(backoffUsec_ * 2, MaxBackoffUsec);
+    if (!retry_) {
+        if (sd_event_add_time(loop_, &retry_, CLOCK_MONOTONIC, when, 0, &XenStoreLink::onRetry,
+                              this) < 0) {
+            log::error("cannot schedule a reconnection to xenstored");
+            return;
+        }
+        sd_event_source_set_description(retry_, "xenstore-retry");
+    } else {
+        sd_event_source_set_time(retry_, when);
+    }
+    sd_event_source_set_enabled(retry_, SD_EVENT_ONESHOT);
+}
+
+int XenStoreLink::onRetry(sd_event_source*, uint64_t, void* self)
+{
+    static_cast<XenStoreLink*>(self)->attempt();
+    return 0;
+}
+
+}  // namespace xsd

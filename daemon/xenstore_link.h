@@ -1,0 +1,58 @@
+// The daemon's one connection to xenstored, kept up for as long as the
+// daemon runs: when it drops, reconnect with capped exponential backoff
+// (50 ms doubling to 2 s), so a restarted xenstored is back in service
+// within one step.
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "protocol/client.h"
+#include "protocol/transport.h"
+
+namespace xsd {
+
+class XenStoreLink {
+public:
+    struct Events {
+        std::function<void()> connected;
+        std::function<void(const std::string& reason)> disconnected;
+        std::function<void(const std::string& path, const std::string& token)> watchEvent;
+    };
+
+    XenStoreLink(sd_event* loop, xs::Backend backend, Events events);
+    ~XenStoreLink();
+    XenStoreLink(const XenStoreLink&) = delete;
+    XenStoreLink& operator=(const XenStoreLink&) = delete;
+
+    // First attempt now; retries on its own until it connects.
+    void start();
+
+    bool connected() const { return client_ && client_->connected(); }
+    // The client while connected; null otherwise.
+    xs::Client* client() { return connected() ? client_.get() : nullptr; }
+    const xs::Backend& backend() const { return backend_; }
+    // Counts connections made; what belonged to an earlier one is gone.
+    uint64_t generation() const { return generation_; }
+
+private:
+    static int onRetry(sd_event_source* s, uint64_t usec, void* self);
+    void attempt();
+    void scheduleRetry();
+    void onDisconnected(const std::string& reason);
+
+    sd_event* loop_;
+    xs::Backend backend_;
+    Events events_;
+    std::unique_ptr<xs::Client> client_;
+    sd_event_source* retry_ = nullptr;
+    uint64_t backoffUsec_;
+    uint64_t generation_ = 0;
+    std::string lastFailure_;
+};
+
+}  // namespace xsd

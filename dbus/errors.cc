@@ -1,0 +1,43 @@
+#include "dbus/errors.h"
+
+namespace xsd::errors {
+
+sdbus::Error make(std::string_view name, const std::string& message)
+{
+    return sdbus::Error(std::string(Prefix) + std::string(name), message);
+}
+
+std::string_view nameForErrno(std::string_view e)
+{
+    struct Entry { std::string_view errnoName, dbusName; };
+    static constexpr Entry table[] = {
+        {"ENOENT", "NoEntry"},       {"EACCES", "PermissionDenied"},
+        {"EINVAL", "InvalidArgument"}, {"EEXIST", "Exists"},
+        {"EISDIR", "IsDirectory"},   {"ENOTEMPTY", "NotEmpty"},
+        {"ENOSPC", "Quota"},         {"EQUOTA", "Quota"},
+        {"E2BIG", "TooBig"},         {"EAGAIN", "Again"},
+        {"EBUSY", "Busy"},           {"EROFS", "ReadOnly"},
+        {"ENOSYS", "NotSupported"},  {"EIO", "IOError"},
+        {"ENOMEM", "NoMemory"},      {"EPERM", "NotPermitted"},
+        {"EISCONN", "IsConnected"},
+    };
+    for (const auto& entry : table)
+        if (entry.errnoName == e)
+            return entry.dbusName;
+    return Failed;
+}
+
+sdbus::Error fromXenStore(const xs::Error& error)
+{
+    switch (error.kind) {
+    case xs::Error::Kind::Connection:
+        return make(NotConnected, error.message);
+    case xs::Error::Kind::Invalid:
+        return make(InvalidArgument, error.message);
+    case xs::Error::Kind::XenStore:
+        break;
+    }
+    return make(nameForErrno(error.errnoName), error.message);
+}
+
+}  // namespace xsd::errors

@@ -1,0 +1,66 @@
+#include "tests/harness/dbus_daemon.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#ifndef XSD_POLICY_FILE
+#error "XSD_POLICY_FILE must name the project's bus policy file"
+#endif
+#ifndef XSD_BUS_CONFIG
+#error "XSD_BUS_CONFIG must name system-bus.conf.in"
+#endif
+
+namespace xsd::test {
+
+namespace {
+
+bool accepts(const std::string& path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+}  // namespace
+
+std::string DbusDaemon::defaultPolicy()
+{
+    return XSD_POLICY_FILE;
+}
+
+DbusDaemon::DbusDaemon(std::vector<std::string> policyFiles)
+{
+    const std::string socket = dir_ / "bus";
+    std::string config = readFile(XSD_BUS_CONFIG);
+    auto replace = [&](const std::string& key, const std::string& value) {
+        config.replace(config.find(key), key.size(), value);
+    };
+    replace("@LISTEN@", "unix:path=" + socket);
+    std::string includes;
+    for (const auto& f : policyFiles)
+        includes += "  <include>" + f + "</include>\n";
+    replace("  <include>@POLICY@</include>\n", includes);
+    writeFile(dir_ / "bus.conf", config);
+    // Its own log: as root it complains that it cannot raise its fd limit.
+    int log = open((dir_ / "bus.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    proc_ = Process({"dbus-daemon", "--config-file=" + (dir_ / "bus.conf"), "--nofork", "--nopidfile",
+                     "--nosyslog"},
+                    {}, log, log);
+    close(log);
+    address_ = "unix:path=" + socket;
+    if (!waitFor([&] { return accepts(socket); }, std::chrono::seconds(10)))
+        throw std::runtime_error("dbus-daemon did not start (config " + (dir_ / "bus.conf") + ")");
+}
+
+DbusDaemon::~DbusDaemon() = default;
+
+}  // namespace xsd::test

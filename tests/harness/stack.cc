@@ -1,0 +1,163 @@
+#include "tests/harness/stack.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#ifndef XSD_DAEMON_PATH
+#error "XSD_DAEMON_PATH must name the built xenstore-dbusd"
+#endif
+
+namespace xsd::test {
+
+Client::Client(const std::string& address)
+    : ProxyInterfaces(sdbus::createSessionBusConnectionWithAddress(address), BusName, ObjectPath)
+{
+    uniqueName_ = getProxy().getConnection().getUniqueName();
+    registerProxy();
+}
+
+Client::~Client()
+{
+    unregisterProxy();
+}
+
+void Client::onWatchEvent(const std::string& path, const std::string& token)
+{
+    std::lock_guard lock(mutex_);
+    events_.push_back({path, token});
+    cv_.notify_all();
+}
+
+void Client::onPropertiesChanged(const std::string& interfaceName,
+                                 const std::map<std::string, sdbus::Variant>& changed,
+                                 const std::vector<std::string>&)
+{
+    if (interfaceName != Interface)
+        return;
+    std::lock_guard lock(mutex_);
+    if (auto it = changed.find("Connected"); it != changed.end())
+        connectedChanges_.push_back(it->second.get<bool>());
+    cv_.notify_all();
+}
+
+std::vector<bool> Client::connectedChanges() const
+{
+    std::lock_guard lock(mutex_);
+    return connectedChanges_;
+}
+
+std::vector<WatchEvent> Client::events() const
+{
+    std::lock_guard lock(mutex_);
+    return events_;
+}
+
+std::vector<WatchEvent> Client::waitForEvents(size_t n, std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [&] { return events_.size() >= n; });
+    return events_;
+}
+
+void Client::clearEvents()
+{
+    std::lock_guard lock(mutex_);
+    events_.clear();
+}
+
+std::string Stack::daemonPath()
+{
+    return XSD_DAEMON_PATH;
+}
+
+Stack::Stack(Options options) : options_(std::move(options))
+{
+    if (options_.config)
+        writeFile(configPath(), *options_.config);
+    startDaemon();
+    if (options_.waitReady && !waitReady())
+        throw std::runtime_error("xenstore-dbusd did not become ready; its log:\n" + daemonLog());
+}
+
+Stack::~Stack()
+{
+    stopDaemon();
+}
+
+void Stack::startDaemon()
+{
+    std::vector<std::string> argv{daemonPath(), "--bus", address(), "--xenstore",
+                                  xenstored_.backend()};
+    if (options_.config)
+        argv.insert(argv.end(), {"--config", configPath()});
+    if (options_.verbose)
+        argv.push_back("--verbose");
+    argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
+    int log = open((dir_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    daemon_ = Process(argv, options_.env, log, log);
+    close(log);
+}
+
+bool Stack::waitReady(std::chrono::milliseconds timeout)
+{
+    return waitFor(
+        [&] {
+            if (!daemon_.running())
+                return true;  // it will not get ready; the caller sees the log
+            auto r = busctl({"get-property", BusName, ObjectPath, Interface, "Connected"});
+            return r.status == 0 && r.out == "b true\n";
+        },
+        timeout) &&
+           daemon_.running();
+}
+
+int Stack::stopDaemon(int sig)
+{
+    return daemon_.stop(sig);
+}
+
+std::string Stack::daemonLog() const
+{
+    return readFile(dir_ / "daemon.log");
+}
+
+std::unique_ptr<sdbus::IConnection> Stack::connection()
+{
+    auto c = sdbus::createSessionBusConnectionWithAddress(address());
+    c->enterEventLoopAsync();
+    return c;
+}
+
+Output Stack::busctl(const std::vector<std::string>& args, const Env& env)
+{
+    std::vector<std::string> argv{"busctl", "--address=" + address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, env);
+}
+
+Output Stack::gdbus(const std::vector<std::string>& args, const Env& env)
+{
+    std::vector<std::string> argv{"gdbus"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--address", address()});
+    return run(argv, env);
+}
+
+Output Stack::asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups)
+{
+    std::vector<std::string> full{"setpriv", "--reuid=65534", "--regid=65534"};
+    if (groups.empty()) {
+        full.push_back("--clear-groups");
+    } else {
+        std::string list;
+        for (auto g : groups)
+            list += (list.empty() ? "" : ",") + std::to_string(g);
+        full.push_back("--groups=" + list);
+    }
+    full.insert(full.end(), argv.begin(), argv.end());
+    return run(full);
+}
+
+}  // namespace xsd::test

@@ -1,0 +1,139 @@
+// The whole stack for integration tests: a real oxenstored, a private
+// dbus-daemon configured like the system bus, and xenstore-dbusd between
+// them — plus clients of the daemon: sdbus-c++ proxies generated from the
+// interface XML, and busctl/gdbus.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "dbus/org.xenproject.XenStore1.Transaction.proxy.h"
+#include "dbus/org.xenproject.XenStore1.proxy.h"
+#include "tests/harness/dbus_daemon.h"
+#include "tests/harness/process.h"
+#include "tests/harness/xenstored.h"
+
+namespace xsd::test {
+
+inline constexpr const char* BusName = "org.xenproject.XenStore1";
+inline constexpr const char* ObjectPath = "/org/xenproject/XenStore1";
+inline constexpr const char* Interface = "org.xenproject.XenStore1";
+inline constexpr const char* ErrorPrefix = "org.xenproject.XenStore1.Error.";
+
+struct WatchEvent {
+    std::string path;
+    std::string token;
+    bool operator==(const WatchEvent&) const = default;
+};
+
+// One client connection to the daemon, with its own bus connection and
+// event-loop thread; collects the WatchEvent signals it receives.
+class Client final : public sdbus::ProxyInterfaces<org::xenproject::XenStore1_proxy,
+                                                   sdbus::Properties_proxy> {
+public:
+    explicit Client(const std::string& address);
+    ~Client();
+
+    std::string uniqueName() const { return uniqueName_; }
+    // This client's bus connection: transactions it starts are used on it.
+    sdbus::IConnection& connection() { return getProxy().getConnection(); }
+    std::vector<WatchEvent> events() const;
+    // Waits until at least n events arrived; returns them all.
+    std::vector<WatchEvent> waitForEvents(size_t n,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    void clearEvents();
+    // Values of Connected announced by PropertiesChanged, in order.
+    std::vector<bool> connectedChanges() const;
+
+private:
+    void onWatchEvent(const std::string& path, const std::string& token) override;
+    void onPropertiesChanged(const std::string& interfaceName,
+                             const std::map<std::string, sdbus::Variant>& changed,
+                             const std::vector<std::string>& invalidated) override;
+
+    std::string uniqueName_;
+    mutable std::mutex mutex_;
+    mutable std::condition_variable cv_;
+    std::vector<WatchEvent> events_;
+    std::vector<bool> connectedChanges_;
+};
+
+// A transaction object, driven by the client that started it (or, to test
+// ownership, by another).
+class TransactionClient final
+    : public sdbus::ProxyInterfaces<org::xenproject::XenStore1::Transaction_proxy> {
+public:
+    TransactionClient(sdbus::IConnection& connection, const std::string& path)
+        : ProxyInterfaces(connection, BusName, path)
+    {
+        registerProxy();
+    }
+    ~TransactionClient() { unregisterProxy(); }
+};
+
+// The name of the error a call failed with, or "" when it succeeded.
+template <class F>
+std::string errorOf(F&& f)
+{
+    try {
+        f();
+    } catch (const sdbus::Error& e) {
+        return e.getName();
+    }
+    return "";
+}
+
+class Stack {
+public:
+    struct Options {
+        std::optional<std::string> config;  // JSON; none: the daemon runs without --config
+        bool verbose = true;
+        std::vector<std::string> extraArgs;
+        Env env;
+        bool waitReady = true;
+    };
+
+    Stack() : Stack(Options{}) {}
+    explicit Stack(Options options);
+    ~Stack();
+
+    Xenstored& xenstored() { return xenstored_; }
+    DbusDaemon& bus() { return bus_; }
+    const std::string& address() const { return bus_.address(); }
+    Process& daemon() { return daemon_; }
+    std::string daemonLog() const;
+    std::string configPath() const { return dir_ / "config.json"; }
+
+    void startDaemon();
+    // Waits until the daemon owns its name and is connected to xenstored.
+    bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+    int stopDaemon(int sig = 15);
+
+    std::unique_ptr<Client> client() { return std::make_unique<Client>(address()); }
+    // A bus connection of its own, for transaction proxies.
+    std::unique_ptr<sdbus::IConnection> connection();
+
+    // busctl / gdbus against the test bus.
+    Output busctl(const std::vector<std::string>& args, const Env& env = {});
+    Output gdbus(const std::vector<std::string>& args, const Env& env = {});
+    // Any command, run as uid/gid 65534 (nobody) with only `groups`.
+    Output asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups = {});
+
+    static std::string daemonPath();
+
+private:
+    Options options_;
+    TempDir dir_{"xsd-stack"};
+    Xenstored xenstored_;
+    DbusDaemon bus_;
+    Process daemon_;
+};
+
+}  // namespace xsd::test
