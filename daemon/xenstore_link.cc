@@ -10,6 +10,11 @@ namespace xsd {
 namespace {
 constexpr uint64_t FirstBackoffUsec = 50'000;
 constexpr uint64_t MaxBackoffUsec = 2'000'000;
+// Requests sent and unanswered, for all callers together: below oxenstored's
+// per-domain quota of outstanding requests (quota-maxoutstanding, 1024 by
+// default), which binds the daemon when it runs in a guest. More wait, in
+// order, in the client.
+constexpr size_t MaxInFlight = 512;
 }  // namespace
 
 XenStoreLink::XenStoreLink(sd_event* loop, xs::Backend backend, Events events)
@@ -52,7 +57,8 @@ void XenStoreLink::attempt()
                     events_.watchEvent(path, token);
             },
             [this](const std::string& reason) { onDisconnected(reason); },
-        });
+        },
+        MaxInFlight);
     if (!client_->connected()) {
         log::error("cannot watch the xenstored connection in the event loop");
         return scheduleRetry();

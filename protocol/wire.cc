@@ -51,7 +51,7 @@ std::string_view errnoDescription(std::string_view name)
         {"EISDIR", "is a directory"},
         {"ENOENT", "no such node"},
         {"ENOMEM", "xenstored is out of memory"},
-        {"ENOSPC", "XenStore quota exceeded (no space)"},
+        {"ENOSPC", "xenstored is out of space: the domain's quota of nodes is used up"},
         {"EIO", "I/O error"},
         {"ENOTEMPTY", "node has children"},
         {"ENOSYS", "not supported by this xenstored"},
@@ -59,9 +59,11 @@ std::string_view errnoDescription(std::string_view name)
         {"EBUSY", "xenstored is busy"},
         {"EAGAIN", "transaction conflict, try again"},
         {"EISCONN", "already connected"},
-        {"E2BIG", "too big for XenStore"},
+        {"E2BIG", "too big for xenstored: a value over its size quota (quota-maxsize, 2048 bytes by "
+                  "default) or a path over its length limit"},
         {"EPERM", "operation not permitted"},
-        {"EQUOTA", "XenStore quota exceeded"},
+        {"EQUOTA", "a xenstored quota is reached: the domain's nodes, watches, transactions or "
+                   "outstanding requests"},
     };
     for (const auto& e : table)
         if (e.name == name)

@@ -62,6 +62,8 @@ const BadCall badCalls[] = {
     {"PermissionListEmpty", [](Client& c) { c.SetPermissions("/p", {}); }, "InvalidArgument", "empty"},
     {"DomidTooBig", [](Client& c) { c.GetDomainPath(65536); }, "InvalidArgument", "65536"},
     {"SetTargetTooBig", [](Client& c) { c.SetTarget(1, 70000); }, "InvalidArgument", "70000"},
+    // Within the protocol's 4096 bytes but over oxenstored's value quota.
+    {"ValueOverXenstoredQuota", [](Client& c) { c.Write("/q", std::string(3000, 'x')); }, "TooBig", "quota-maxsize"},
     {"ReadMissing", [](Client& c) { c.Read("/missing/node"); }, "NoEntry", "ENOENT"},
     {"UnwatchNotWatched", [](Client& c) { c.Unwatch("/never", "t"); }, "NoEntry", "not watching"},
 };
