@@ -13,9 +13,18 @@ namespace xs {
 
 namespace {
 
-Error invalid(std::string message)
+Error invalid(std::string rule)
 {
-    return {Error::Kind::Invalid, "EINVAL", std::move(message)};
+    return {Error::Kind::Invalid, "EINVAL", rule, rule};
+}
+
+// An error about one request ("READ /a/b"), for its message.
+Error requestError(Error::Kind kind, std::string errnoName, const std::string& request,
+                   std::string reason)
+{
+    std::string message = request + ": " +
+                          (kind == Error::Kind::XenStore ? errnoName + " (" + reason + ")" : reason);
+    return {kind, std::move(errnoName), std::move(message), std::move(reason)};
 }
 
 std::string stripNul(std::string s)
@@ -60,16 +69,6 @@ size_t messageSize(const char* header)
     return HeaderSize + (len[0] | len[1] << 8 | len[2] << 16 | static_cast<size_t>(len[3]) << 24);
 }
 
-// Where the message that holds byte `at` of `out` ends; `out` holds whole
-// messages back to back, as send() frames them.
-size_t messageEnd(const std::string& out, size_t at)
-{
-    size_t end = 0;
-    while (end <= at)
-        end += messageSize(out.data() + end);
-    return end;
-}
-
 // A NUL in a token would end it early on the wire: xenstored would register,
 // and report events for, a different token than the caller asked for.
 Violation checkToken(std::string_view token)
@@ -86,6 +85,10 @@ Client::Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight)
 {
     struct stat st {};
     isSocket_ = ::fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
+    int type = 0;
+    socklen_t typeLen = sizeof type;
+    isStream_ = isSocket_ && ::getsockopt(fd_, SOL_SOCKET, SO_TYPE, &type, &typeLen) == 0 &&
+                type == SOCK_STREAM;
     int r = sd_event_add_io(loop, &source_, fd_, EPOLLIN, &Client::onIo, this);
     if (r < 0) {
         ::close(fd_);
@@ -94,6 +97,12 @@ Client::Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight)
     } else {
         sd_event_source_set_description(source_, "xenstore");
     }
+    // Requests made while the loop dispatches one event (a burst of D-Bus
+    // calls, say) go out together in one write, right after it.
+    if (sd_event_add_defer(loop, &flushSource_, &Client::onFlush, this) >= 0) {
+        sd_event_source_set_description(flushSource_, "xenstore-flush");
+        sd_event_source_set_enabled(flushSource_, SD_EVENT_OFF);
+    }
 }
 
 Client::~Client()
@@ -101,6 +110,8 @@ Client::~Client()
     *alive_ = false;
     if (source_)
         sd_event_source_disable_unref(source_);
+    if (flushSource_)
+        sd_event_source_disable_unref(flushSource_);
     if (fd_ >= 0)
         ::close(fd_);
     // Nobody is left to complete; completions are dropped with the Client.
@@ -126,12 +137,11 @@ int Client::onIo(sd_event_source*, int, uint32_t revents, void* self)
 void Client::request(MessageType type, TxId tx, std::string payload, std::string subject,
                      Done<std::string> done)
 {
+    auto what = [&] { return std::string(messageTypeName(type)) + " " + subject; };
     if (auto v = checkPayloadSize(payload.size()))
-        return done(invalid(std::string(messageTypeName(type)) + " " + subject + ": " + *v));
+        return done(requestError(Error::Kind::Invalid, "EINVAL", what(), *v));
     if (!connected())
-        return done(Error{Error::Kind::Connection, "",
-                          std::string(messageTypeName(type)) + " " + subject +
-                              ": not connected to xenstored"});
+        return done(requestError(Error::Kind::Connection, "", what(), "not connected to xenstored"));
     Request req{type, tx, std::move(payload), std::move(subject), std::move(done)};
     if (pending_.size() >= maxInFlight_) {
         queued_.push_back(std::move(req));
@@ -154,24 +164,41 @@ void Client::send(Request req)
     req.payload.clear();
     req.payload.shrink_to_fit();
     pending_.emplace(id, std::move(req));
-    // Writing at once keeps a lone request's latency at one syscall; what the
-    // socket does not take waits for EPOLLOUT.
-    if (!wantWrite_)
+    // What the transport does not take at once waits for EPOLLOUT.
+    if (wantWrite_)
+        return;
+    if (!flushSource_ || sd_event_source_set_enabled(flushSource_, SD_EVENT_ONESHOT) < 0)
+        flush();
+}
+
+int Client::onFlush(sd_event_source*, void* self)
+{
+    static_cast<Client*>(self)->flushQueued();
+    return 0;
+}
+
+void Client::flushQueued()
+{
+    if (connected() && !wantWrite_ && outSent_ < out_.size())
         flush();
 }
 
 void Client::flush()
 {
-    // At most one message per write, on every transport: the XenBus device
-    // takes each write() as (part of) one message and silently drops what
-    // follows that message's end in the same write. Requests pile up here
-    // only while the transport cannot take more, so this costs little.
-    size_t end = outSent_ < out_.size() ? messageEnd(out_, outSent_) : 0;
     while (outSent_ < out_.size()) {
+        // A stream socket takes everything queued in one send. The XenBus
+        // device takes each write() as (part of) one message and silently
+        // drops what follows that message's end: one message per write
+        // there, and on any transport that keeps write boundaries.
+        size_t len = out_.size() - outSent_;
+        if (!isStream_) {
+            if (outSent_ >= messageEnd_)
+                messageEnd_ = outSent_ + messageSize(out_.data() + outSent_);
+            len = messageEnd_ - outSent_;
+        }
         // MSG_NOSIGNAL: a xenstored that went away must not kill the
         // process with SIGPIPE; the XenBus device is not a socket.
         const char* data = out_.data() + outSent_;
-        size_t len = end - outSent_;
         ssize_t n = isSocket_ ? ::send(fd_, data, len, MSG_NOSIGNAL) : ::write(fd_, data, len);
         if (n < 0) {
             if (errno == EINTR)
@@ -181,12 +208,13 @@ void Client::flush()
             return fail(std::string("writing to xenstored failed: ") + std::strerror(errno));
         }
         outSent_ += static_cast<size_t>(n);
-        if (outSent_ == end && end < out_.size())
-            end += messageSize(out_.data() + end);
     }
     if (outSent_ == out_.size()) {
         out_.clear();
         outSent_ = 0;
+        messageEnd_ = 0;
+        if (flushSource_)
+            sd_event_source_set_enabled(flushSource_, SD_EVENT_OFF);
     }
     updateEvents();
 }
@@ -257,9 +285,9 @@ void Client::dispatch(Message& msg)
     }
     if (msg.header.type == MessageType::Error) {
         std::string name = stripNul(msg.payload);
-        req.done(Error{Error::Kind::XenStore, name,
-                       std::string(messageTypeName(req.type)) + " " + req.subject + ": " + name +
-                           " (" + std::string(errnoDescription(name)) + ")"});
+        req.done(requestError(Error::Kind::XenStore, name,
+                              std::string(messageTypeName(req.type)) + " " + req.subject,
+                              std::string(errnoDescription(name))));
         return;
     }
     req.done(std::move(msg.payload));
@@ -272,17 +300,20 @@ void Client::fail(const std::string& reason)
     std::weak_ptr<bool> alive = alive_;
     if (source_)
         source_ = sd_event_source_disable_unref(source_);
+    if (flushSource_)
+        sd_event_source_set_enabled(flushSource_, SD_EVENT_OFF);
     ::close(fd_);
     fd_ = -1;
     out_.clear();
     outSent_ = 0;
+    messageEnd_ = 0;
     auto pending = std::move(pending_);
     pending_.clear();
     auto queued = std::move(queued_);
     queued_.clear();
     auto complete = [&](Request& r) {
-        r.done(Error{Error::Kind::Connection, "",
-                     std::string(messageTypeName(r.type)) + " " + r.subject + ": " + reason});
+        r.done(requestError(Error::Kind::Connection, "",
+                            std::string(messageTypeName(r.type)) + " " + r.subject, reason));
     };
     for (auto& [id, r] : pending) {
         complete(r);
@@ -364,8 +395,8 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 const std::string& pl = r.value();
                 auto genEnd = pl.find('\0');
                 if (genEnd == std::string::npos)
-                    return done(Error{Error::Kind::XenStore, "EIO",
-                                      "DIRECTORY_PART " + path + ": malformed reply"});
+                    return done(requestError(Error::Kind::XenStore, "EIO", "DIRECTORY_PART " + path,
+                                             "malformed reply"));
                 std::string gen = pl.substr(0, genEnd);
                 if (!generation.empty() && gen != generation) {
                     // The directory changed between parts: start over.
@@ -394,8 +425,8 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 // offset that did not move would never end, and stopping
                 // would hand out a list cut short.
                 if (!last && (added == 0 || rest.back() != '\0'))
-                    return done(Error{Error::Kind::XenStore, "EIO",
-                                      "DIRECTORY_PART " + path + ": malformed reply"});
+                    return done(requestError(Error::Kind::XenStore, "EIO", "DIRECTORY_PART " + path,
+                                             "malformed reply"));
                 if (last || alive.expired())
                     return done(std::move(collected));
                 directoryParts(path, tx, std::to_string(bytes), std::move(collected), gen,
@@ -452,8 +483,8 @@ void Client::transactionStart(Done<TxId> done)
                 char* end = nullptr;
                 unsigned long id = std::strtoul(p.c_str(), &end, 10);
                 if (p.empty() || *end || id == 0 || id > UINT32_MAX)
-                    return Error{Error::Kind::XenStore, "EIO",
-                                 "TRANSACTION_START: malformed transaction id '" + p + "'"};
+                    return requestError(Error::Kind::XenStore, "EIO", "TRANSACTION_START",
+                                        "malformed transaction id '" + p + "'");
                 return static_cast<TxId>(id);
             }));
 }

@@ -79,6 +79,11 @@ public:
     void setTarget(uint32_t domid, uint32_t target, Done<Unit> done);
     void resetWatches(Done<Unit> done);
 
+    // Requests are written out in one go when the event loop comes round
+    // (so a burst of them costs one write); a caller that knows its burst
+    // is over may send them now.
+    void flushQueued();
+
     // Any request, raw: the reply payload as xenstored sent it. `subject`
     // names what the request is about, for error messages.
     void request(MessageType type, TxId tx, std::string payload, std::string subject,
@@ -94,6 +99,7 @@ private:
     };
 
     static int onIo(sd_event_source* s, int fd, uint32_t revents, void* self);
+    static int onFlush(sd_event_source* s, void* self);
     void send(Request req);
     void flush();
     void receive();
@@ -105,6 +111,7 @@ private:
                         Done<std::vector<std::string>> done);
 
     sd_event_source* source_ = nullptr;
+    sd_event_source* flushSource_ = nullptr;
     int fd_ = -1;
     Handlers handlers_;
     size_t maxInFlight_;
@@ -113,9 +120,11 @@ private:
     std::deque<Request> queued_;
     std::string out_;
     size_t outSent_ = 0;
+    size_t messageEnd_ = 0;  // on the device: where the message being written ends
     FrameDecoder decoder_;
     bool wantWrite_ = false;
     bool isSocket_ = false;
+    bool isStream_ = false;  // a byte stream: messages may share a write
     // Completions may destroy the Client; loops check this to stop at once.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

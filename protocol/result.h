@@ -18,6 +18,7 @@ struct Error {
     Kind kind = Kind::XenStore;
     std::string errnoName;  // "ENOENT", …; "EINVAL" for Invalid; empty for Connection
     std::string message;    // for people: "READ /a/b: ENOENT (no such node)"
+    std::string reason;     // the same without naming the request: "no such node"
 };
 
 using Unit = std::monostate;

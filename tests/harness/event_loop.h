@@ -32,6 +32,11 @@ public:
         return true;
     }
 
+    // One iteration without waiting: dispatches what is already pending
+    // (e.g. a client's queued requests going out), nothing that has yet to
+    // arrive.
+    void runOnce() { sd_event_run(event_, 0); }
+
     // Runs the loop for a while regardless, to let late messages arrive.
     void runFor(std::chrono::milliseconds d)
     {

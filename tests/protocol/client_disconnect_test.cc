@@ -90,6 +90,7 @@ TEST_P(DeviceHangUp, RelayClosedFailsPendingRequests)
     ASSERT_TRUE(write("/k0", "v"));
     Stopped stopped(xsd.pid());
     readMany(10);
+    loop.runOnce();  // the requests go out, to a frozen oxenstored
     relays.front()->close();
     EXPECT_FALSE(relays.front()->running());
     ASSERT_TRUE(loop.runUntil([&] { return results.size() == 10 && !disconnects.empty(); }, 1s));

@@ -33,7 +33,7 @@ protected:
         EXPECT_TRUE(loop.runUntil([&] { return !peer.received.empty(); }))
             << messageTypeName(type) << " was not sent";
         if (peer.received.empty())
-            return Error{Error::Kind::Connection, "", "not sent"};
+            return Error{Error::Kind::Connection, "", "not sent", "not sent"};
         Message req = peer.received.front();
         peer.received.pop_front();
         EXPECT_EQ(req.header.type, type) << messageTypeName(req.header.type);
@@ -45,7 +45,7 @@ protected:
             peer.reply(req, reply);
         EXPECT_TRUE(loop.runUntil([&] { return out.has_value(); }));
         if (!out)
-            return Error{Error::Kind::Connection, "", "no completion"};
+            return Error{Error::Kind::Connection, "", "no completion", "no completion"};
         return std::move(*out);
     }
 
@@ -57,7 +57,7 @@ protected:
         start([&](Result<T> r) { out.emplace(std::move(r)); });
         EXPECT_TRUE(out.has_value()) << "an invalid request must complete before the call returns";
         if (!out || out->ok())
-            return {Error::Kind::XenStore, "", "accepted"};
+            return {Error::Kind::XenStore, "", "accepted", "accepted"};
         return out->error();
     }
 

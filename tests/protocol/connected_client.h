@@ -67,7 +67,8 @@ protected:
         std::optional<Result<T>> out;
         start([&out](Result<T> r) { out.emplace(std::move(r)); });
         if (!loop.runUntil([&] { return out.has_value(); }, timeout))
-            return Error{Error::Kind::Connection, "", "test timed out waiting for a reply"};
+            return Error{Error::Kind::Connection, "", "test timed out waiting for a reply",
+                         "test timed out waiting for a reply"};
         return std::move(*out);
     }
 

@@ -101,7 +101,7 @@ protected:
         EXPECT_TRUE(loop.runUntil([&] { return out.has_value(); }, std::chrono::seconds(5)))
             << "directory never completed; offsets asked: " << offsets.size();
         if (!out)
-            return Error{Error::Kind::Connection, "", "timed out"};
+            return Error{Error::Kind::Connection, "", "timed out", "timed out"};
         return std::move(*out);
     }
 
