@@ -85,7 +85,7 @@ public:
         if (claim())
             sendError(error);
     }
-    void fail(const xs::Error& error) const { fail(errors::fromXenStore(error)); }
+    void fail(const xs::Error& error) const { fail(errors::fromXenStore(error, s_->what)); }
     void fail(std::string_view name, const std::string& message) const
     {
         fail(errors::make(name, message));

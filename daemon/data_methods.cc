@@ -1,21 +1,22 @@
 #include "daemon/data_methods.h"
 
-#include "daemon/text.h"
+#include "dbus/text.h"
 #include "protocol/validate.h"
 #include "protocol/wire.h"
 
 namespace xsd {
 
-template <class... T>
+template <class... T, class Go>
 void DataMethods::run(const Answer<T...>& a, Access access, const std::string& path,
-                      const Scope& s, std::function<void(xs::Client&)> go)
+                      const Scope& s, Go go)
 {
     if (auto v = xs::checkPath(path))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
+    if (!s.check)
+        return gate_.admit(a, access, path, std::move(go));
     gate_.admit(a, access, path, [a, check = s.check, go = std::move(go)](xs::Client& c) {
-        if (check)
-            if (auto e = check())
-                return a.fail(*e);
+        if (auto e = check())
+            return a.fail(*e);
         go(c);
     });
 }

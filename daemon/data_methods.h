@@ -46,9 +46,8 @@ public:
 
 private:
     // Validates path, passes the gate, checks the scope, then runs go.
-    template <class... T>
-    void run(const Answer<T...>& a, Access access, const std::string& path, const Scope& s,
-             std::function<void(xs::Client&)> go);
+    template <class... T, class Go>
+    void run(const Answer<T...>& a, Access access, const std::string& path, const Scope& s, Go go);
     void writeValue(const Answer<>& a, const std::string& path, std::string value, const Scope& s);
 
     Gate& gate_;

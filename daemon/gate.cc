@@ -16,18 +16,33 @@ bool Gate::allows(const Caller& who, Access access, const std::string& path) con
     return allowed(*config_, who, access, absolute(path));
 }
 
+void Gate::identified(const std::string& sender)
+{
+    if (auto it = identifying_.find(sender); it != identifying_.end() && --it->second == 0)
+        identifying_.erase(it);
+}
+
 std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller* who,
                                         const std::string& identityError, Access access,
                                         const std::string& path) const
 {
     if (!who)
         return errors::make(errors::AccessDenied, identityError);
-    const std::string abs = absolute(path);
-    if (auto denial = accessDenial(*config_, *who, access, path.empty() ? nullptr : &abs))
+    // Relative paths are checked where xenstored will put them; others as
+    // they are, without a copy.
+    std::string resolved;
+    const std::string* checked = path.empty() ? nullptr : &path;
+    if (checked && xs::pathKind(path) == xs::PathKind::Relative) {
+        resolved = absolute(path);
+        checked = &resolved;
+    }
+    if (auto denial = accessDenial(*config_, *who, access, checked))
         return errors::make(errors::AccessDenied, *denial);
-    // This call is already counted.
+    // This call is already counted, and so are those that came after it
+    // and still wait to be identified.
     const unsigned max = config_->limits.pendingCallsPerCaller;
-    if (calls_->of(sender) > max)
+    auto later = identifying_.find(sender);
+    if (calls_->of(sender) > max + (later == identifying_.end() ? 0 : later->second))
         return errors::make(errors::LimitExceeded,
                             "the caller already has " + std::to_string(max) +
                                 " calls in flight (pending_calls_per_caller)");

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "daemon/answer.h"
 #include "daemon/config/access.h"
@@ -36,23 +37,22 @@ public:
     std::shared_ptr<CallCounter> calls() const { return calls_; }
 
     // `path` empty: no path involved; the caller must merely be named by
-    // some rule (StartTransaction).
-    template <class... T>
-    void admit(const Answer<T...>& answer, Access access, const std::string& path,
-               std::function<void(xs::Client&)> go)
+    // some rule (StartTransaction). `go` runs with the client when the call
+    // may proceed; at once when the caller is known already.
+    template <class... T, class Go>
+    void admit(const Answer<T...>& answer, Access access, const std::string& path, Go&& go)
     {
-        callers_.resolve(answer.sender(), [this, answer, access, path,
-                                           go = std::move(go)](const Caller* who,
-                                                               const std::string& error) {
-            if (auto denial = check(answer.sender(), who, error, access, path))
-                return answer.fail(*denial);
-            auto* client = link_.client();
-            if (!client)
-                return answer.fail(errors::NotConnected,
-                                   answer.what() + ": not connected to xenstored at " +
-                                       link_.backend().describe() + " right now");
-            go(*client);
-        });
+        if (const Caller* who = callers_.find(answer.sender()))
+            return proceed(answer, who, {}, access, path, go);
+        // Calls that arrive while the caller is being identified wait, in
+        // order; each is then judged against the calls before it only.
+        ++identifying_[answer.sender()];
+        callers_.resolve(answer.sender(),
+                         [this, answer, access, path, go = std::forward<Go>(go)](
+                             const Caller* who, const std::string& error) mutable {
+                             identified(answer.sender());
+                             proceed(answer, who, error, access, path, go);
+                         });
     }
 
     // The caller's identity, once known (for per-caller bookkeeping).
@@ -61,6 +61,21 @@ public:
     bool allows(const Caller& who, Access access, const std::string& path) const;
 
 private:
+    template <class... T, class Go>
+    void proceed(const Answer<T...>& answer, const Caller* who, const std::string& identityError,
+                 Access access, const std::string& path, Go& go)
+    {
+        if (auto denial = check(answer.sender(), who, identityError, access, path))
+            return answer.fail(*denial);
+        auto* client = link_.client();
+        if (!client)
+            return answer.fail(errors::NotConnected,
+                               answer.what() + ": not connected to xenstored at " +
+                                   link_.backend().describe() + " right now");
+        go(*client);
+    }
+
+    void identified(const std::string& sender);
     std::optional<sdbus::Error> check(const std::string& sender, const Caller* who,
                                       const std::string& identityError, Access access,
                                       const std::string& path) const;
@@ -68,6 +83,9 @@ private:
     CallerRegistry& callers_;
     XenStoreLink& link_;
     std::shared_ptr<CallCounter> calls_;
+    // Per sender, its calls still waiting for the bus to say who it is:
+    // counted in flight already, but they came after the call being judged.
+    std::unordered_map<std::string, unsigned> identifying_;
     std::shared_ptr<const Config> config_ = std::make_shared<Config>(defaultConfig());
     std::string domainPath_ = "/local/domain/0";
 };

@@ -115,7 +115,14 @@ struct Daemon {
     static int onReload(sd_event_source*, const signalfd_siginfo*, void* data)
     {
         auto* d = static_cast<Daemon*>(data);
-        notify::reloading();
+        if (d->stopping)
+            return 0;
+        // RELOADING=1 … READY=1 only around a reload of a service that is up:
+        // before the first READY=1 (xenstored not reached yet), a READY=1
+        // here would tell the service manager it is up when it is not.
+        const bool wasReady = d->ready;
+        if (wasReady)
+            notify::reloading();
         try {
             auto config = loadConfig(d->options.configPath, d->options.configGiven);
             if (config.xenstore != "auto" && !d->options.xenstore &&
@@ -130,7 +137,10 @@ struct Daemon {
             log::error("configuration not reloaded, keeping the previous one: ", e.what());
             d->statusNote = "configuration not reloaded: " + std::string(e.what());
         }
-        notify::ready(d->statusLine());
+        if (wasReady)
+            notify::ready(d->statusLine());
+        else
+            d->statusChanged();
         return 0;
     }
 };
@@ -176,10 +186,14 @@ int run(const Options& options)
         d.service = std::make_unique<Service>(d.loop, *d.bus, *backend);
         d.service->setConfig(std::make_shared<const Config>(config));
         d.service->onStateChanged([&d] { d.statusChanged(); });
-        d.busSource = std::make_unique<BusEventSource>(d.loop, *d.bus, [&d](const std::string& e) {
-            log::error("the D-Bus connection failed: ", e);
-            sd_event_exit(d.loop, 1);
-        });
+        d.busSource = std::make_unique<BusEventSource>(
+            d.loop, *d.bus,
+            [&d](const std::string& e) {
+                log::error("the D-Bus connection failed: ", e);
+                sd_event_exit(d.loop, 1);
+            },
+            // The XenStore requests a batch of calls made go out together.
+            [&d] { d.service->flushXenStore(); });
         // The object exists before the name does: the first call finds it.
         d.bus->requestName(BusName);
     } catch (const sdbus::Error& e) {

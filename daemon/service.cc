@@ -35,6 +35,9 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
                 callerLeft(name);
         });
     busDaemon_->finishRegistration();
+    // Transactions open and end asynchronously (started upstream, committed,
+    // idle, their owner gone): each time, the counts changed.
+    transactions_.onOpenCountChanged([this] { changed(); });
     registerAdaptor();
 }
 
@@ -135,12 +138,22 @@ void Service::Watch(sdbus::Result<>&& result, std::string path, std::string toke
         return a.fail(errors::InvalidArgument, a.what() + ": path and token together: " + *v);
     gate_.admit(a, Access::Watch, path, [this, a, path, token](xs::Client& client) {
         const unsigned max = gate_.config().limits.watchesPerCaller;
-        if (watches_.subscriptionsOf(a.sender()) >= max)
+        // Watches still being placed count too: a caller that sends many
+        // Watch calls at once must not get past its limit.
+        unsigned& starting = watchesStarting_[a.sender()];
+        if (watches_.subscriptionsOf(a.sender()) + starting >= max) {
+            if (starting == 0)
+                watchesStarting_.erase(a.sender());
             return a.fail(errors::LimitExceeded, a.what() + ": the caller already holds " +
                                                      std::to_string(max) +
                                                      " watches (watches_per_caller)");
+        }
+        ++starting;
         watches_.subscribe(&client, a.sender(), path, token,
                            [this, a, path, token](const std::optional<xs::Error>& error) {
+                               if (auto it = watchesStarting_.find(a.sender());
+                                   it != watchesStarting_.end() && --it->second == 0)
+                                   watchesStarting_.erase(it);
                                if (error)
                                    return a.fail(*error);
                                if (!gate_.caller(a.sender())) {
@@ -192,10 +205,7 @@ void Service::deliverWatchEvent(const std::string& subscriber, const std::string
 void Service::StartTransaction(sdbus::Result<sdbus::ObjectPath>&& result)
 {
     auto a = answer(std::move(result), "StartTransaction");
-    gate_.admit(a, Access::Read, {}, [this, a](xs::Client& client) {
-        transactions_.start(client, a);
-        changed();
-    });
+    gate_.admit(a, Access::Read, {}, [this, a](xs::Client& client) { transactions_.start(client, a); });
 }
 
 void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -46,6 +47,13 @@ public:
     void setConfig(std::shared_ptr<const Config> config);
     // Runs whenever something STATUS= reports changed.
     void onStateChanged(std::function<void()> f) { stateChanged_ = std::move(f); }
+
+    // Sends the XenStore requests queued so far now, in one write.
+    void flushXenStore()
+    {
+        if (auto* c = link_.client())
+            c->flushQueued();
+    }
 
     bool connected() const { return link_.connected(); }
     const xs::Backend& backend() const { return link_.backend(); }
@@ -114,6 +122,9 @@ private:
     Gate gate_;
     DataMethods data_;
     WatchMultiplexer watches_;
+    // Watch calls admitted but not yet subscribed (XenStore still placing
+    // the watch), per caller: they count against watches_per_caller too.
+    std::unordered_map<std::string, unsigned> watchesStarting_;
     TransactionRegistry transactions_;
     std::function<void()> stateChanged_;
 };

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/text.h"
+#include "dbus/text.h"
 
 namespace xsd {
 
@@ -71,25 +71,26 @@ private:
         });
     }
 
-    static nlohmann::json valueJson(const std::string& v)
+    static nlohmann::ordered_json valueJson(const std::string& v)
     {
         if (isText(v))
             return v;
-        return nlohmann::json{{"base64", base64(v)}};
+        return nlohmann::ordered_json{{"base64", base64(v)}};
     }
 
-    static nlohmann::json nodeJson(const Node& n)
+    static nlohmann::ordered_json nodeJson(const Node& n)
     {
-        nlohmann::json children = nlohmann::json::object();
+        nlohmann::ordered_json children = nlohmann::ordered_json::object();
         for (const auto& [name, child] : n.children)
             children[name] = nodeJson(child);
-        return nlohmann::json{{"value", valueJson(n.value)}, {"children", std::move(children)}};
+        return nlohmann::ordered_json{{"value", valueJson(n.value)}, {"children", std::move(children)}};
     }
 
+    // Keys in the order API.md shows them: path, value, children.
     std::string render() const
     {
-        nlohmann::json j = nodeJson(root_);
-        j["path"] = path_;
+        nlohmann::ordered_json j{{"path", path_}};
+        j.update(nodeJson(root_));
         return j.dump();
     }
 

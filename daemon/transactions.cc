@@ -155,10 +155,12 @@ void Transaction::finish(bool commit, std::function<void(xs::Result<bool>)> done
     state_->reason = commit ? "committed" : "aborted";
     xs::TxId tx = state_->tx;
     registry_.retire(*this);
+    registry_.openCountChanged();
     auto* client = registry_.link_.client();
     if (!client)
         return done(xs::Error{xs::Error::Kind::Connection, "",
-                              "TRANSACTION_END: not connected to xenstored"});
+                              "TRANSACTION_END: not connected to xenstored",
+                              "not connected to xenstored"});
     client->transactionEnd(tx, commit, std::move(done));
 }
 
@@ -169,6 +171,7 @@ void Transaction::end(const std::string& reason, xs::Client* client)
     state_->open = false;
     state_->reason = reason;
     sd_event_source_set_enabled(idle_, SD_EVENT_OFF);
+    registry_.openCountChanged();
     if (client)
         client->transactionEnd(state_->tx, false, [path = path_](xs::Result<bool> r) {
             if (!r && r.error().kind != xs::Error::Kind::Connection)
@@ -249,6 +252,7 @@ void TransactionRegistry::start(xs::Client& client, const Answer<sdbus::ObjectPa
                                                    e.getMessage());
         }
         log::debug(path, " started for ", owner, " (XenStore transaction ", r.value(), ")");
+        openCountChanged();
         answer.ok(sdbus::ObjectPath(path));
     });
 }
@@ -270,6 +274,12 @@ void TransactionRegistry::retire(Transaction& t)
         sd_event_source_set_description(collect_, "transaction-collect");
     }
     sd_event_source_set_enabled(collect_, SD_EVENT_ONESHOT);
+}
+
+void TransactionRegistry::openCountChanged()
+{
+    if (openCountChanged_)
+        openCountChanged_();
 }
 
 int TransactionRegistry::onCollect(sd_event_source*, void* self)

@@ -16,6 +16,7 @@
 
 #include <systemd/sd-event.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,6 +98,9 @@ public:
 
     void setIdleTimeoutSeconds(unsigned s) { idleUsec_ = uint64_t(s) * 1'000'000; }
     void setPerCallerLimit(unsigned n) { perCaller_ = n; }
+    // Runs when a transaction opens or ends, whatever ended it: openCount()
+    // changed (STATUS= reports it).
+    void onOpenCountChanged(std::function<void()> f) { openCountChanged_ = std::move(f); }
 
     // StartTransaction for `answer`'s sender: checks the per-caller limit,
     // starts it upstream and answers with the new object's path.
@@ -113,6 +117,7 @@ public:
 private:
     friend class Transaction;
     void retire(Transaction& t);
+    void openCountChanged();
     static int onCollect(sd_event_source* s, void* self);
 
     sd_event* loop_;
@@ -127,6 +132,7 @@ private:
     std::map<std::string, unsigned> starting_;  // StartTransaction in flight, per caller
     std::vector<std::shared_ptr<Transaction>> retired_;
     sd_event_source* collect_ = nullptr;
+    std::function<void()> openCountChanged_;
 };
 
 }  // namespace xsd

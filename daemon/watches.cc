@@ -10,10 +10,12 @@ void WatchMultiplexer::subscribe(xs::Client* client, const std::string& subscrib
 {
     if (isSubscribed(subscriber, path, token))
         return done(xs::Error{xs::Error::Kind::XenStore, "EEXIST",
-                              "WATCH " + path + ": already watching it with token '" + token + "'"});
+                              "WATCH " + path + ": already watching it with token '" + token + "'",
+                              "already watching it with token '" + token + "'"});
     if (!client)
         return done(xs::Error{xs::Error::Kind::Connection, "",
-                              "WATCH " + path + ": not connected to xenstored"});
+                              "WATCH " + path + ": not connected to xenstored",
+                              "not connected to xenstored"});
     auto [it, fresh] = byPath_.try_emplace(path);
     Upstream& up = it->second;
     if (fresh) {

@@ -8,8 +8,9 @@
 namespace xsd {
 
 BusEventSource::BusEventSource(sd_event* loop, sdbus::IConnection& connection,
-                               std::function<void(const std::string&)> onFailure)
-    : connection_(connection), onFailure_(std::move(onFailure))
+                               std::function<void(const std::string&)> onFailure,
+                               std::function<void()> afterBatch)
+    : connection_(connection), onFailure_(std::move(onFailure)), afterBatch_(std::move(afterBatch))
 {
     auto poll = connection_.getEventLoopPollData();
     int r = sd_event_add_io(loop, &io_, poll.fd, static_cast<uint32_t>(poll.events),
@@ -74,6 +75,8 @@ void BusEventSource::process()
     } catch (const sdbus::Error& e) {
         onFailure_(e.getMessage());
     }
+    if (afterBatch_)
+        afterBatch_();
 }
 
 }  // namespace xsd

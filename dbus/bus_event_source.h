@@ -17,9 +17,12 @@ namespace xsd {
 
 class BusEventSource {
 public:
-    // onFailure runs when the bus connection breaks (dbus-daemon gone).
+    // onFailure runs when the bus connection breaks (dbus-daemon gone);
+    // afterBatch after each batch of messages was processed (the daemon
+    // sends the XenStore requests the batch made, together).
     BusEventSource(sd_event* loop, sdbus::IConnection& connection,
-                   std::function<void(const std::string&)> onFailure);
+                   std::function<void(const std::string&)> onFailure,
+                   std::function<void()> afterBatch = {});
     ~BusEventSource();
     BusEventSource(const BusEventSource&) = delete;
     BusEventSource& operator=(const BusEventSource&) = delete;
@@ -32,6 +35,7 @@ private:
 
     sdbus::IConnection& connection_;
     std::function<void(const std::string&)> onFailure_;
+    std::function<void()> afterBatch_;
     sd_event_source* io_ = nullptr;
     sd_event_source* timer_ = nullptr;
 };

@@ -81,13 +81,13 @@ void CallerRegistry::resolve(const std::string& uniqueName, Resolved done)
                     if (auto it = creds.find("ProcessID"); it != creds.end())
                         c.pid = it->second.get<uint32_t>();
                     if (auto it = creds.find("UnixGroupIDs"); it != creds.end()) {
-                        // Newer buses say the groups themselves: first the
-                        // primary, then the supplementary ones.
-                        auto g = it->second.get<std::vector<uint32_t>>();
-                        if (!g.empty()) {
-                            c.gid = g.front();
-                            c.groups.assign(g.begin() + 1, g.end());
-                        }
+                        // Newer buses say the groups themselves: primary and
+                        // supplementary together, in numerical order (which
+                        // one is primary is not said). A group rule matches
+                        // any of them, so all go to `groups`; the primary is
+                        // unknown rather than guessed.
+                        c.gid = UINT32_MAX;
+                        c.groups = it->second.get<std::vector<uint32_t>>();
                     } else if (c.pid == 0 || !readProcessGroups(c.pid, c.uid, c)) {
                         // Without groups, the caller gets only what its uid
                         // allows: a group rule never matches a guess.

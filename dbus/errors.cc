@@ -27,17 +27,18 @@ std::string_view nameForErrno(std::string_view e)
     return Failed;
 }
 
-sdbus::Error fromXenStore(const xs::Error& error)
+sdbus::Error fromXenStore(const xs::Error& error, const std::string& what)
 {
+    const std::string& reason = error.reason.empty() ? error.message : error.reason;
     switch (error.kind) {
     case xs::Error::Kind::Connection:
-        return make(NotConnected, error.message);
+        return make(NotConnected, what + ": xenstored is not reachable (" + reason + ")");
     case xs::Error::Kind::Invalid:
-        return make(InvalidArgument, error.message);
+        return make(InvalidArgument, what + ": " + reason);
     case xs::Error::Kind::XenStore:
         break;
     }
-    return make(nameForErrno(error.errnoName), error.message);
+    return make(nameForErrno(error.errnoName), what + ": " + reason + " (" + error.errnoName + ")");
 }
 
 }  // namespace xsd::errors

@@ -28,7 +28,8 @@ sdbus::Error make(std::string_view name, const std::string& message);
 // The D-Bus error name (without prefix) for a XenStore errno name.
 std::string_view nameForErrno(std::string_view errnoName);
 
-// Any failed XenStore request as the D-Bus error a caller gets.
-sdbus::Error fromXenStore(const xs::Error& error);
+// A failed XenStore request as the D-Bus error a caller of `what` ("Read
+// /a/b") gets: "Read /a/b: no such node (ENOENT)".
+sdbus::Error fromXenStore(const xs::Error& error, const std::string& what);
 
 }  // namespace xsd::errors

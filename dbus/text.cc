@@ -1,4 +1,4 @@
-#include "daemon/text.h"
+#include "dbus/text.h"
 
 #include <cstdint>
 

@@ -18,8 +18,8 @@ namespace xsd {
 // A bus client as the bus reports it.
 struct Caller {
     uint32_t uid = 0;
-    uint32_t gid = 0;              // primary group
-    std::vector<uint32_t> groups;  // supplementary groups
+    uint32_t gid = 0;              // primary group; UINT32_MAX when not known apart
+    std::vector<uint32_t> groups;  // supplementary groups (or every group, primary included)
     uint32_t pid = 0;              // for logs only; never part of a decision
 };
 
