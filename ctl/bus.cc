@@ -1,0 +1,138 @@
+#include "ctl/bus.h"
+
+#include <array>
+#include <string_view>
+
+namespace xsd::ctl {
+
+namespace {
+
+constexpr std::string_view DaemonErrors = "org.xenproject.XenStore1.Error.";
+constexpr std::string_view BusErrors = "org.freedesktop.DBus.Error.";
+
+// Errors that mean "there is no daemon to talk to": nobody owns the name (and
+// activation, where configured, failed), the bus went away, or the daemon
+// stopped answering. sd-bus reports a failed connect or a broken socket as
+// System.Error.<errno>.
+bool isUnreachable(std::string_view name)
+{
+    static constexpr std::array bus{
+        "ServiceUnknown", "NameHasNoOwner", "NoServer", "Disconnected",
+        "NoReply",        "Timeout",        "TimedOut", "NoNetwork",
+        "AddressInUse",   "FileNotFound",   "BadAddress",
+    };
+    if (name.starts_with(BusErrors)) {
+        auto rest = name.substr(BusErrors.size());
+        if (rest.starts_with("Spawn."))
+            return true;
+        for (std::string_view n : bus)
+            if (rest == n)
+                return true;
+        return false;
+    }
+    static constexpr std::array system{
+        "System.Error.ECONNREFUSED", "System.Error.ENOENT",    "System.Error.ECONNRESET",
+        "System.Error.ENOTCONN",     "System.Error.EPIPE",     "System.Error.ETIMEDOUT",
+        "System.Error.EHOSTUNREACH", "System.Error.ENOTSOCK",  "System.Error.ESHUTDOWN",
+    };
+    for (std::string_view n : system)
+        if (name == n)
+            return true;
+    return false;
+}
+
+}  // namespace
+
+std::unique_ptr<sdbus::IConnection> connect(const BusChoice& bus)
+{
+    const char* which = bus.kind == BusChoice::Kind::System ? "the system bus"
+                        : bus.kind == BusChoice::Kind::User ? "the session bus"
+                                                            : nullptr;
+    try {
+        switch (bus.kind) {
+        case BusChoice::Kind::System:
+            return sdbus::createSystemBusConnection();
+        case BusChoice::Kind::User:
+            return sdbus::createSessionBusConnection();
+        case BusChoice::Kind::Address:
+            return sdbus::createSessionBusConnectionWithAddress(bus.address);
+        }
+    } catch (const sdbus::Error& e) {
+        throw Failure(ExitUnavailable,
+                      std::string("cannot connect to ") + (which ? which : bus.address.c_str()) +
+                          ": " + e.getMessage(),
+                      e.getName());
+    }
+    throw Failure(ExitUnavailable, "no bus chosen");
+}
+
+XenStoreProxy::XenStoreProxy(sdbus::IConnection& connection)
+    : ProxyInterfaces(connection, BusName, ObjectPath)
+{
+    registerProxy();
+}
+
+XenStoreProxy::~XenStoreProxy()
+{
+    unregisterProxy();
+}
+
+std::map<std::string, sdbus::Variant> XenStoreProxy::allProperties()
+{
+    std::map<std::string, sdbus::Variant> all;
+    getProxy()
+        .callMethod("GetAll")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .withArguments(std::string(INTERFACE_NAME))
+        .storeResultsTo(all);
+    return all;
+}
+
+void XenStoreProxy::onWatchEvent(const std::string& path, const std::string& token)
+{
+    if (onEvent)
+        onEvent(path, token);
+}
+
+TransactionProxy::TransactionProxy(sdbus::IConnection& connection, const std::string& objectPath)
+    : ProxyInterfaces(connection, BusName, objectPath)
+{
+    registerProxy();
+}
+
+TransactionProxy::~TransactionProxy()
+{
+    unregisterProxy();
+}
+
+int exitStatusFor(const sdbus::Error& error)
+{
+    std::string_view name = error.getName();
+    if (name.starts_with(DaemonErrors)) {
+        auto rest = name.substr(DaemonErrors.size());
+        if (rest == "AccessDenied" || rest == "PermissionDenied")
+            return ExitNoPermission;
+        if (rest == "NotConnected")
+            return ExitUnavailable;
+        return ExitFailure;
+    }
+    // The bus policy refused the call before the daemon saw it.
+    if (name == "org.freedesktop.DBus.Error.AccessDenied")
+        return ExitNoPermission;
+    if (isUnreachable(name))
+        return ExitUnavailable;
+    return ExitFailure;
+}
+
+Failure failureFor(const std::string& context, const sdbus::Error& error)
+{
+    std::string_view name = error.getName();
+    std::string message = error.getMessage();
+    if (!name.starts_with(DaemonErrors) && isUnreachable(name))
+        message = std::string("cannot reach xenstore-dbusd (") + BusName + "): " + message;
+    else if (message.empty())
+        message = error.getName();
+    return Failure(exitStatusFor(error), context + ": " + message, error.getName());
+}
+
+}  // namespace xsd::ctl

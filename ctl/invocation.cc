@@ -1,0 +1,31 @@
+#include "ctl/invocation.h"
+
+namespace xsd::ctl {
+
+sdbus::IConnection& Invocation::connection()
+{
+    if (!connection_) {
+        try {
+            connection_ = connect(bus);
+        } catch (const Failure& f) {
+            throw Failure(f.status(), context() + ": " + f.what(), f.errorName());
+        }
+    }
+    return *connection_;
+}
+
+XenStoreProxy& Invocation::xenstore()
+{
+    if (!xenstore_) {
+        auto& c = connection();
+        try {
+            // Registering adds the bus match for WatchEvent: a bus call.
+            xenstore_ = std::make_unique<XenStoreProxy>(c);
+        } catch (const sdbus::Error& e) {
+            throw failureFor(context(), e);
+        }
+    }
+    return *xenstore_;
+}
+
+}  // namespace xsd::ctl

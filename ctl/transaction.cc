@@ -1,0 +1,71 @@
+#include "ctl/transaction.h"
+
+#include <charconv>
+
+namespace xsd::ctl {
+
+namespace {
+
+constexpr const char* AgainError = "org.xenproject.XenStore1.Error.Again";
+
+}  // namespace
+
+unsigned retriesOption(const Invocation& inv)
+{
+    if (!inv.has("retries"))
+        return DefaultRetries;
+    const std::string& text = inv.option("retries");
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        throw usageError(inv.verb + ": --retries wants a number, not '" + text + "'");
+    return n;
+}
+
+unsigned transact(Invocation& inv, unsigned retries,
+                  const std::function<void(Store& store, unsigned attempt)>& body)
+{
+    auto& xenstore = inv.xenstore();
+    for (unsigned attempt = 1;; ++attempt) {
+        sdbus::ObjectPath objectPath;
+        try {
+            objectPath = xenstore.StartTransaction();
+        } catch (const sdbus::Error& e) {
+            throw failureFor(inv.context() + ": cannot start a transaction", e);
+        }
+        TransactionProxy transaction(inv.connection(), objectPath);
+        ProxyStore store(transaction, inv.verb);
+        bool conflict = false;
+        try {
+            body(store, attempt);
+        } catch (const Failure& f) {
+            try {
+                transaction.Abort();
+            } catch (const sdbus::Error&) {
+                // Already gone (or the daemon is): nothing of it was applied.
+            }
+            if (f.errorName() != AgainError)
+                throw;
+            conflict = true;
+        }
+        bool committed = false;
+        if (!conflict) {
+            try {
+                committed = transaction.Commit();
+            } catch (const sdbus::Error& e) {
+                // The daemon has ended the transaction either way.
+                throw failureFor(inv.context() + ": cannot commit", e);
+            }
+        }
+        if (committed)
+            return attempt;
+        if (attempt > retries)
+            throw Failure(ExitTempFail,
+                          inv.context() + ": not committed: " + std::to_string(attempt) +
+                              (attempt == 1 ? " attempt" : " attempts") +
+                              " conflicted with changes made meanwhile (--retries " +
+                              std::to_string(retries) + ")");
+    }
+}
+
+}  // namespace xsd::ctl
