@@ -38,12 +38,14 @@ public:
     void remove(const std::string& sender)
     {
         auto it = bySender_.find(sender);
-        if (it == bySender_.end())
+        if (it == bySender_.end() || it->second == 0)
             return;
         --total_;
-        if (--it->second == 0)
-            bySender_.erase(it);
+        --it->second;
     }
+    // The sender left the bus. Until then its entry stays, even at zero, so
+    // a busy caller does not cost an allocation per call.
+    void forget(const std::string& sender) { bySender_.erase(sender); }
 
 private:
     std::unordered_map<std::string, unsigned> bySender_;

@@ -24,7 +24,7 @@ void DataMethods::run(const Answer<T...>& a, Access access, const std::string& p
 void DataMethods::read(const Answer<std::string>& a, const std::string& path, const Scope& s)
 {
     run(a, Access::Read, path, s, [a, path, tx = s.tx](xs::Client& c) {
-        c.read(path, tx, [a, path](xs::Result<std::string> r) {
+        c.read(path, tx, [a](xs::Result<std::string> r) {
             if (!r)
                 return a.fail(r.error());
             if (!isText(r.value()))

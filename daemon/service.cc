@@ -288,6 +288,7 @@ void Service::callerLeft(const std::string& name)
     watches_.dropSubscriber(link_.client(), name);
     transactions_.ownerLeft(name);
     callers_.forget(name);
+    gate_.calls()->forget(name);
     if (held)
         changed();
 }

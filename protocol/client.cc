@@ -157,12 +157,9 @@ void Client::send(Request req)
         id = nextReqId_++;
     } while (pending_.count(id));
     std::string why;
-    auto frame = encodeRequest(req.type, id, req.tx, req.payload, &why);
-    if (!frame)
+    if (!appendRequest(out_, req.type, id, req.tx, req.payload, &why))
         return req.done(invalid(why));
-    out_ += *frame;
-    req.payload.clear();
-    req.payload.shrink_to_fit();
+    std::string sent = std::move(req.payload);  // the Request waits without it
     pending_.emplace(id, std::move(req));
     // What the transport does not take at once waits for EPOLLOUT.
     if (wantWrite_)
@@ -256,6 +253,11 @@ void Client::receive()
             if (alive.expired() || !connected())
                 return;
         }
+        // A short read took all there was: asking again would only cost a
+        // syscall to hear EAGAIN (the loop is level-triggered; more data
+        // wakes it again).
+        if (static_cast<size_t>(n) < sizeof buf)
+            return;
     }
 }
 

@@ -6,10 +6,15 @@ namespace xs {
 
 namespace {
 
-void putLe32(std::string& out, uint32_t v)
+// The 16-byte header, little-endian, appended in one go.
+void putHeader(std::string& out, uint32_t type, uint32_t reqId, uint32_t txId, uint32_t len)
 {
-    for (int i = 0; i < 4; ++i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    char h[HeaderSize];
+    const uint32_t fields[4] = {type, reqId, txId, len};
+    for (int f = 0; f < 4; ++f)
+        for (int i = 0; i < 4; ++i)
+            h[4 * f + i] = static_cast<char>((fields[f] >> (8 * i)) & 0xff);
+    out.append(h, sizeof h);
 }
 
 uint32_t getLe32(const char* p)
@@ -26,30 +31,39 @@ std::string encodeMessage(const Header& header, std::string_view payload)
 {
     std::string out;
     out.reserve(HeaderSize + payload.size());
-    putLe32(out, static_cast<uint32_t>(header.type));
-    putLe32(out, header.reqId);
-    putLe32(out, header.txId);
-    putLe32(out, static_cast<uint32_t>(payload.size()));
+    putHeader(out, static_cast<uint32_t>(header.type), header.reqId, header.txId,
+              static_cast<uint32_t>(payload.size()));
     out.append(payload);
     return out;
 }
 
-std::optional<std::string> encodeRequest(MessageType type, uint32_t reqId, uint32_t txId,
-                                         std::string_view payload, std::string* why)
+bool appendRequest(std::string& out, MessageType type, uint32_t reqId, uint32_t txId,
+                   std::string_view payload, std::string* why)
 {
     if (payload.size() > PayloadMax) {
         if (why)
             *why = "request payload of " + std::to_string(payload.size()) +
                    " bytes exceeds XenStore's limit of " + std::to_string(PayloadMax);
-        return std::nullopt;
+        return false;
     }
     if (!messageTypeFromWire(static_cast<uint32_t>(type))) {
         if (why)
             *why = "message type " + std::to_string(static_cast<uint32_t>(type)) +
                    " is not a XenStore request";
-        return std::nullopt;
+        return false;
     }
-    return encodeMessage({type, reqId, txId, static_cast<uint32_t>(payload.size())}, payload);
+    putHeader(out, static_cast<uint32_t>(type), reqId, txId, static_cast<uint32_t>(payload.size()));
+    out.append(payload);
+    return true;
+}
+
+std::optional<std::string> encodeRequest(MessageType type, uint32_t reqId, uint32_t txId,
+                                         std::string_view payload, std::string* why)
+{
+    std::string out;
+    if (!appendRequest(out, type, reqId, txId, payload, why))
+        return std::nullopt;
+    return out;
 }
 
 void FrameDecoder::feed(std::string_view bytes)

@@ -16,6 +16,11 @@ namespace xs {
 std::optional<std::string> encodeRequest(MessageType type, uint32_t reqId, uint32_t txId,
                                          std::string_view payload, std::string* why = nullptr);
 
+// The same, appended to `out` (a send buffer) instead of returned; false,
+// with `out` untouched, where encodeRequest gives nothing.
+bool appendRequest(std::string& out, MessageType type, uint32_t reqId, uint32_t txId,
+                   std::string_view payload, std::string* why = nullptr);
+
 // Frames any message without the request bound; for tests and for a peer
 // that plays xenstored's side.
 std::string encodeMessage(const Header& header, std::string_view payload);
