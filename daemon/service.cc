@@ -43,6 +43,7 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
 
 Service::~Service()
 {
+    sd_event_source_disable_unref(shutdownTimer_);
     unregisterAdaptor();
 }
 
@@ -332,37 +333,30 @@ void Service::shutdown(std::function<void()> done)
     auto* client = link_.client();
     transactions_.abortAll();
     watches_.releaseAll(client);
-    if (!client || client->pending() == 0)
+    if (!client)
         return done();
-    // Give xenstored up to a second to take the aborts and unwatches.
-    struct Wait {
-        Service* self;
-        std::function<void()> done;
-        uint64_t deadline;
-    };
-    uint64_t now = 0;
-    sd_event_now(loop_, CLOCK_MONOTONIC, &now);
-    auto* wait = new Wait{this, std::move(done), now + 1'000'000};
-    sd_event_source* timer = nullptr;
-    auto tick = [](sd_event_source* s, uint64_t usec, void* data) -> int {
-        auto* w = static_cast<Wait*>(data);
-        auto* c = w->self->link_.client();
-        if (!c || c->pending() == 0 || usec >= w->deadline) {
-            auto finish = std::move(w->done);
-            delete w;
-            sd_event_source_disable_unref(s);
-            finish();
-            return 0;
-        }
-        sd_event_source_set_time(s, usec + 10'000);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    shutdownDone_ = std::move(done);
+    // xenstored answers a connection's requests in order: its answer to one
+    // more, harmless request means it has taken the aborts and unwatches
+    // sent before it...
+    client->read("/", xs::NoTransaction, [this](xs::Result<std::string>) { finishShutdown(); });
+    client->flushQueued();
+    // ...unless it does not answer within a second.
+    auto onTimeout = [](sd_event_source*, uint64_t, void* self) -> int {
+        static_cast<Service*>(self)->finishShutdown();
         return 0;
     };
-    if (sd_event_add_time(loop_, &timer, CLOCK_MONOTONIC, now + 10'000, 0, tick, wait) < 0) {
-        auto finish = std::move(wait->done);
-        delete wait;
-        finish();
-    }
+    if (sd_event_add_time_relative(loop_, &shutdownTimer_, CLOCK_MONOTONIC, 1'000'000, 0, onTimeout,
+                                   this) < 0)
+        finishShutdown();
+}
+
+void Service::finishShutdown()
+{
+    auto done = std::move(shutdownDone_);
+    shutdownDone_ = nullptr;
+    if (done)
+        done();
 }
 
 }  // namespace xsd

@@ -113,6 +113,7 @@ private:
     void onConnected();
     void onDisconnected(const std::string& reason);
     void changed();
+    void finishShutdown();
 
     sd_event* loop_;
     sdbus::IConnection& bus_;
@@ -127,6 +128,8 @@ private:
     std::unordered_map<std::string, unsigned> watchesStarting_;
     TransactionRegistry transactions_;
     std::function<void()> stateChanged_;
+    std::function<void()> shutdownDone_;
+    sd_event_source* shutdownTimer_ = nullptr;
 };
 
 }  // namespace xsd
