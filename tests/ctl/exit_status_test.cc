@@ -52,7 +52,9 @@ TEST(ExitStatus, AccessDeniedIs77)
     auto nobody = [&](const std::vector<std::string>& args, const std::string& input = {}) {
         if (!input.empty()) {
             std::string command;
-            for (const auto& a : ctlArgv(stack, args))
+            auto argv = ctlArgv(stack, args);
+            argv[0] = executableByAnyone(argv[0]);
+            for (const auto& a : argv)
                 command += "'" + a + "' ";
             return stack.asNobody({"sh", "-c", "printf '" + input + "' | " + command});
         }

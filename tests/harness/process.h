@@ -65,6 +65,12 @@ private:
     std::string path_;
 };
 
+// `path` if every uid can execute it where it is; else a copy in a
+// directory every uid can reach (made once per process). Tests run clients
+// as uid 65534, and the build tree may sit under a directory only root may
+// enter (a clone in /root, say).
+std::string executableByAnyone(const std::string& path);
+
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& contents);
 // Polls pred every few ms until true or timeout; returns its last value.

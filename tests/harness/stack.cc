@@ -157,6 +157,9 @@ Output Stack::asNobody(const std::vector<std::string>& argv, const std::vector<u
         full.push_back("--groups=" + list);
     }
     full.insert(full.end(), argv.begin(), argv.end());
+    const auto program = full.begin() + static_cast<long>(full.size() - argv.size());
+    if (program->find('/') != std::string::npos)
+        *program = executableByAnyone(*program);
     return run(full);
 }
 

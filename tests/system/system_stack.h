@@ -91,7 +91,8 @@ public:
     NobodyWatcher(Stack& stack, const std::vector<std::pair<std::string, std::string>>& watches)
     {
         std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534",
-                                      "--clear-groups", XSD_TEST_CLIENT, stack.address(), "watch"};
+                                      "--clear-groups", executableByAnyone(XSD_TEST_CLIENT),
+                                      stack.address(), "watch"};
         for (const auto& [path, token] : watches)
             argv.insert(argv.end(), {path, token});
         int out = open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
