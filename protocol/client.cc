@@ -142,7 +142,7 @@ void Client::request(MessageType type, TxId tx, std::string payload, std::string
         return done(requestError(Error::Kind::Invalid, "EINVAL", what(), *v));
     if (!connected())
         return done(requestError(Error::Kind::Connection, "", what(), "not connected to xenstored"));
-    Request req{type, tx, std::move(payload), std::move(subject), std::move(done)};
+    Request req{type, tx, std::move(payload), std::move(subject), std::move(done), {}};
     if (pending_.size() >= maxInFlight_) {
         queued_.push_back(std::move(req));
         return;
@@ -160,7 +160,12 @@ void Client::send(Request req)
     if (!appendRequest(out_, req.type, id, req.tx, req.payload, &why))
         return req.done(invalid(why));
     std::string sent = std::move(req.payload);  // the Request waits without it
-    pending_.emplace(id, std::move(req));
+    const bool plainRead = req.type == MessageType::Read && req.tx == NoTransaction;
+    auto placed = pending_.emplace(id, std::move(req)).first;
+    if (plainRead)
+        unsentReads_[placed->second.subject] = id;
+    else
+        unsentReads_.clear();
     // What the transport does not take at once waits for EPOLLOUT.
     if (wantWrite_)
         return;
@@ -182,6 +187,9 @@ void Client::flushQueued()
 
 void Client::flush()
 {
+    // From here on, what is framed may reach xenstored: a later read must
+    // not be answered by it.
+    unsentReads_.clear();
     while (outSent_ < out_.size()) {
         // A stream socket takes everything queued in one send. The XenBus
         // device takes each write() as (part of) one message and silently
@@ -272,6 +280,11 @@ void Client::dispatch(Message& msg)
     auto it = pending_.find(msg.header.reqId);
     if (it == pending_.end())
         return;  // not ours: nothing waits for it
+    // Answered before it was written out (a peer that guesses ids): no later
+    // read may join it, and its key must not outlive it.
+    if (auto u = unsentReads_.find(it->second.subject);
+        u != unsentReads_.end() && u->second == msg.header.reqId)
+        unsentReads_.erase(u);
     Request req = std::move(it->second);
     pending_.erase(it);
 
@@ -287,12 +300,24 @@ void Client::dispatch(Message& msg)
     }
     if (msg.header.type == MessageType::Error) {
         std::string name = stripNul(msg.payload);
-        req.done(requestError(Error::Kind::XenStore, name,
-                              std::string(messageTypeName(req.type)) + " " + req.subject,
-                              std::string(errnoDescription(name))));
-        return;
+        return complete(req, requestError(Error::Kind::XenStore, name,
+                                          std::string(messageTypeName(req.type)) + " " +
+                                              req.subject,
+                                          std::string(errnoDescription(name))));
     }
-    req.done(std::move(msg.payload));
+    complete(req, std::move(msg.payload));
+}
+
+void Client::complete(Request& req, Result<std::string> result)
+{
+    // In the order the reads were made. The request is the caller's own
+    // copy: completions may destroy the Client, not this.
+    if (req.joined.empty())
+        return req.done(std::move(result));
+    req.done(result);
+    for (size_t i = 0; i + 1 < req.joined.size(); ++i)
+        req.joined[i](result);
+    req.joined.back()(std::move(result));
 }
 
 void Client::fail(const std::string& reason)
@@ -313,9 +338,11 @@ void Client::fail(const std::string& reason)
     pending_.clear();
     auto queued = std::move(queued_);
     queued_.clear();
+    unsentReads_.clear();
     auto complete = [&](Request& r) {
-        r.done(requestError(Error::Kind::Connection, "",
-                            std::string(messageTypeName(r.type)) + " " + r.subject, reason));
+        Client::complete(r, requestError(Error::Kind::Connection, "",
+                                         std::string(messageTypeName(r.type)) + " " + r.subject,
+                                         reason));
     };
     for (auto& [id, r] : pending) {
         complete(r);
@@ -337,6 +364,18 @@ void Client::read(std::string_view path, TxId tx, Done<std::string> done)
 {
     if (auto v = checkPath(path))
         return done(invalid(*v));
+    // A read of a node that another read, not yet written out, is about to
+    // ask for gets that read's answer: the one READ goes out after both were
+    // made, so it is as fresh as either could have been. Only plain reads
+    // share, and only back to the last other request (see unsentReads_).
+    if (tx == NoTransaction && !unsentReads_.empty()) {
+        if (auto it = unsentReads_.find(path); it != unsentReads_.end()) {
+            if (auto p = pending_.find(it->second); p != pending_.end()) {
+                p->second.joined.push_back(std::move(done));
+                return;
+            }
+        }
+    }
     request(MessageType::Read, tx, nulTerminated(path), std::string(path), std::move(done));
 }
 

@@ -55,6 +55,8 @@ public:
     // Requests sent or queued and not yet completed.
     size_t pending() const { return pending_.size() + queued_.size(); }
 
+    // Reads of one node outside a transaction that are waiting together to
+    // be written out share one READ (see Client::read).
     void read(std::string_view path, TxId tx, Done<std::string> done);
     void write(std::string_view path, std::string_view value, TxId tx, Done<Unit> done);
     void mkdir(std::string_view path, TxId tx, Done<Unit> done);
@@ -96,6 +98,7 @@ private:
         std::string payload;
         std::string subject;
         Done<std::string> done;
+        std::vector<Done<std::string>> joined;  // reads answered by this one's reply
     };
 
     static int onIo(sd_event_source* s, int fd, uint32_t revents, void* self);
@@ -104,6 +107,7 @@ private:
     void flush();
     void receive();
     void dispatch(Message& msg);
+    static void complete(Request& req, Result<std::string> result);
     void updateEvents();
     void fail(const std::string& reason);
     void directoryParts(std::string path, TxId tx, std::string offsetBytes,
@@ -118,6 +122,11 @@ private:
     uint32_t nextReqId_ = 1;
     std::unordered_map<uint32_t, Request> pending_;
     std::deque<Request> queued_;
+    // Plain READs framed but not yet written, by path: the ones a new read
+    // of the same path may join. Emptied by every write and by any other
+    // request (a read must not be answered from before it).
+    // Keys view the Requests' own subjects, which pending_ keeps in place.
+    std::unordered_map<std::string_view, uint32_t> unsentReads_;
     std::string out_;
     size_t outSent_ = 0;
     size_t messageEnd_ = 0;  // on the device: where the message being written ends

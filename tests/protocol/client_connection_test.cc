@@ -273,3 +273,63 @@ TEST(ClientWrites, OneMessagePerWrite)
     EXPECT_EQ(records, N);
     ::close(fds[1]);
 }
+
+// Reads of one node that wait together to be written out share one READ;
+// a read made after any other request (a write, a watch) never joins one
+// made before it, and reads in a transaction never share.
+TEST_F(ClientConnection, ConcurrentReadsOfOneNodeShareOneRead)
+{
+    open();
+    read("/same");
+    read("/same");
+    read("/other");
+    read("/same");
+    client->write("/same", "new", NoTransaction, [](auto) {});
+    read("/same");
+    client->read("/same", 7, [this](Result<std::string> r) {
+        log.push_back("tx read " + (r ? r.value() : r.error().errnoName));
+    });
+    Message r1 = takeRequest(), r2 = takeRequest(), w = takeRequest(), r3 = takeRequest(),
+            r4 = takeRequest();
+    EXPECT_EQ(r1.payload, "/same\0"s);
+    EXPECT_EQ(r2.payload, "/other\0"s);
+    EXPECT_EQ(w.header.type, MessageType::Write);
+    EXPECT_EQ(r3.payload, "/same\0"s);  // after the write: a READ of its own
+    EXPECT_EQ(r4.header.txId, 7u);      // in a transaction: its own too
+    loop.runFor(std::chrono::milliseconds(20));
+    EXPECT_TRUE(peer.received.empty()) << "more requests than expected";
+    EXPECT_EQ(peer.requestsSeen, 5u);
+
+    peer.reply(r1, "old");
+    peer.reply(r2, "o");
+    peer.reply(w, "OK\0"s);
+    peer.reply(r3, "new");
+    peer.replyError(r4, "ENOENT");
+    ASSERT_TRUE(loop.runUntil([&] { return log.size() == 6; }));
+    EXPECT_EQ(log, (std::vector<std::string>{"read /same old", "read /same old", "read /same old",
+                                             "read /other o", "read /same new", "tx read ENOENT"}));
+    EXPECT_EQ(client->pending(), 0u);
+}
+
+TEST_F(ClientConnection, ReadsAfterTheWriteOutDoNotJoinEarlierOnes)
+{
+    open();
+    read("/k");
+    loop.runOnce();  // the READ is written out
+    read("/k");      // may not be answered by a READ sent before it was made
+    Message a = takeRequest(), b = takeRequest();
+    EXPECT_EQ(a.payload, "/k\0"s);
+    EXPECT_EQ(b.payload, "/k\0"s);
+    EXPECT_NE(a.header.reqId, b.header.reqId);
+}
+
+TEST_F(ClientConnection, SharedReadFailsForEveryReaderWhenTheConnectionDrops)
+{
+    open();
+    read("/gone");
+    read("/gone");
+    takeRequest();
+    peer.close();
+    ASSERT_TRUE(loop.runUntil([&] { return errors.size() == 2; }));
+    expectConnectionErrors(errors, 2);
+}
