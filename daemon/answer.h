@@ -55,16 +55,19 @@ private:
 template <class... T>
 class Answer {
 public:
-    Answer(std::shared_ptr<CallCounter> counter, std::string sender, std::string what,
-           sdbus::Result<T...>&& result, std::shared_ptr<const void> object = {})
-        : s_(std::make_shared<State>(std::move(counter), std::move(sender), std::move(what),
-                                     std::move(result), std::move(object)))
+    // `method` names the call ("Read"), `subject` what it is about (a path,
+    // a domid; may be empty). They are put together only when a message or
+    // a log line needs them.
+    Answer(std::shared_ptr<CallCounter> counter, std::string sender, const char* method,
+           std::string subject, sdbus::Result<T...>&& result, std::shared_ptr<const void> object = {})
+        : s_(std::make_shared<State>(std::move(counter), std::move(sender), method,
+                                     std::move(subject), std::move(result), std::move(object)))
     {
     }
 
     const std::string& sender() const { return s_->sender; }
     // "Read /local/domain/0/name": for log lines and messages.
-    const std::string& what() const { return s_->what; }
+    std::string what() const { return s_->what(); }
     bool answered() const { return s_->answered; }
 
     void ok(const T&... values) const
@@ -73,11 +76,12 @@ public:
             return;
         try {
             s_->result.returnResults(values...);
-            log::debug(s_->what, " from ", s_->sender, ": ok");
+            if (log::verbose())
+                log::debug(what(), " from ", s_->sender, ": ok");
         } catch (const sdbus::Error& e) {
             // The reply could not be built (e.g. a string that is not
             // UTF-8 after all): the caller still gets an answer.
-            sendError(errors::make(errors::Failed, s_->what + ": cannot send the reply: " +
+            sendError(errors::make(errors::Failed, what() + ": cannot send the reply: " +
                                                        e.getMessage()));
         }
     }
@@ -87,7 +91,7 @@ public:
         if (claim())
             sendError(error);
     }
-    void fail(const xs::Error& error) const { fail(errors::fromXenStore(error, s_->what)); }
+    void fail(const xs::Error& error) const { fail(errors::fromXenStore(error, what())); }
     void fail(std::string_view name, const std::string& message) const
     {
         fail(errors::make(name, message));
@@ -95,10 +99,10 @@ public:
 
 private:
     struct State {
-        State(std::shared_ptr<CallCounter> c, std::string s, std::string w, sdbus::Result<T...>&& r,
-              std::shared_ptr<const void> o)
-            : counter(std::move(c)), sender(std::move(s)), what(std::move(w)), result(std::move(r)),
-              object(std::move(o))
+        State(std::shared_ptr<CallCounter> c, std::string s, const char* m, std::string subj,
+              sdbus::Result<T...>&& r, std::shared_ptr<const void> o)
+            : counter(std::move(c)), sender(std::move(s)), method(m), subject(std::move(subj)),
+              result(std::move(r)), object(std::move(o))
         {
             counter->add(sender);
         }
@@ -107,7 +111,7 @@ private:
             if (!answered) {
                 answered = true;
                 try {
-                    result.returnError(errors::make(errors::Failed, what + ": the daemon lost track of this call"));
+                    result.returnError(errors::make(errors::Failed, what() + ": the daemon lost track of this call"));
                 } catch (const sdbus::Error&) {
                 }
             }
@@ -116,7 +120,9 @@ private:
         }
         std::shared_ptr<CallCounter> counter;
         std::string sender;
-        std::string what;
+        const char* method;
+        std::string subject;
+        std::string what() const { return subject.empty() ? method : method + (" " + subject); }
         sdbus::Result<T...> result;
         std::shared_ptr<const void> object;  // the receiver, kept until the reply is out
         bool answered = false;
@@ -135,11 +141,12 @@ private:
 
     void sendError(const sdbus::Error& error) const
     {
-        log::debug(s_->what, " from ", s_->sender, ": ", error.getName(), ": ", error.getMessage());
+        if (log::verbose())
+            log::debug(what(), " from ", s_->sender, ": ", error.getName(), ": ", error.getMessage());
         try {
             s_->result.returnError(error);
         } catch (const sdbus::Error& e) {
-            log::warning("cannot answer ", s_->what, " from ", s_->sender, ": ", e.getMessage());
+            log::warning("cannot answer ", what(), " from ", s_->sender, ": ", e.getMessage());
         }
     }
 

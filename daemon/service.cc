@@ -65,12 +65,11 @@ std::string Service::Version()
 }
 
 template <class... T>
-Answer<T...> Service::answer(sdbus::Result<T...>&& result, const std::string& method,
-                             const std::string& subject)
+Answer<T...> Service::answer(sdbus::Result<T...>&& result, const char* method, std::string subject)
 {
     const auto* msg = getObject().getCurrentlyProcessedMessage();
-    return Answer<T...>(gate_.calls(), msg ? msg->getSender() : std::string(),
-                        subject.empty() ? method : method + " " + subject, std::move(result));
+    return Answer<T...>(gate_.calls(), msg ? msg->getSender() : std::string(), method,
+                        std::move(subject), std::move(result));
 }
 
 // --- data methods ------------------------------------------------------------

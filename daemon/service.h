@@ -100,8 +100,7 @@ private:
     std::string Version() override;
 
     template <class... T>
-    Answer<T...> answer(sdbus::Result<T...>&& result, const std::string& method,
-                        const std::string& subject = {});
+    Answer<T...> answer(sdbus::Result<T...>&& result, const char* method, std::string subject = {});
     // The domain methods: domid checks, then `access` on the domain's path.
     template <class... T>
     void domainCall(const Answer<T...>& a, Access access, std::vector<uint32_t> domids,

@@ -26,13 +26,13 @@ Transaction::~Transaction()
 }
 
 template <class... T>
-Answer<T...> Transaction::answer(sdbus::Result<T...>&& result, const std::string& method,
+Answer<T...> Transaction::answer(sdbus::Result<T...>&& result, const char* method,
                                  const std::string& subject)
 {
     const auto* msg = getObject().getCurrentlyProcessedMessage();
-    std::string what = method + (subject.empty() ? "" : " " + subject) + " in " + path_;
-    return Answer<T...>(registry_.gate_.calls(), msg ? msg->getSender() : std::string(),
-                        std::move(what), std::move(result), shared_from_this());
+    return Answer<T...>(registry_.gate_.calls(), msg ? msg->getSender() : std::string(), method,
+                        (subject.empty() ? "" : subject + " ") + "in " + path_, std::move(result),
+                        shared_from_this());
 }
 
 template <class... T>

@@ -70,7 +70,7 @@ private:
     void Abort(sdbus::Result<>&& result) override;
 
     template <class... T>
-    Answer<T...> answer(sdbus::Result<T...>&& result, const std::string& method,
+    Answer<T...> answer(sdbus::Result<T...>&& result, const char* method,
                         const std::string& subject = {});
     // Owner check, ended-transaction check, idle timer; false: answered.
     template <class... T>
