@@ -19,7 +19,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -151,16 +150,6 @@ Rate throughput(const std::string& address, int clients, double seconds, Call ca
     return {calls, calls / std::chrono::duration<double>(Clock::now() - t0).count()};
 }
 
-long rssKiB(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
-}
-
 // `n` bus connections, each subscribed to `path` with its own token, all
 // served from this one thread with poll().
 struct Subscribers {
@@ -286,7 +275,7 @@ int main(int argc, char** argv)
 
     // --- memory ----------------------------------------------------------
     {
-        long idle = rssKiB(stack.daemon().pid());
+        long idle = residentKiB(stack.daemon().pid());
         std::vector<std::unique_ptr<BusCaller>> holders;
         for (int c = 0; c < 100; ++c) {
             holders.push_back(std::make_unique<BusCaller>(stack.address()));
@@ -294,7 +283,7 @@ int main(int argc, char** argv)
                 holders.back()->proxy->callMethod("Watch").onInterface(Interface).withArguments(
                     "/bench/mem/" + std::to_string(t), "t" + std::to_string(c));
         }
-        long full = rssKiB(stack.daemon().pid());
+        long full = residentKiB(stack.daemon().pid());
         auto count = stack.client()->SubscriptionCount();
         std::printf("memory: daemon RSS idle %ld KiB; with %u subscriptions %ld KiB "
                     "(%.0f bytes each)\n",

@@ -21,9 +21,7 @@ namespace xsd::ctl {
 
 namespace {
 
-using Reads = std::vector<std::pair<std::string, std::string>>;
-
-void run(Store& store, const Step& step, Reads& reads)
+void run(Store& store, const Step& step, PathValues& reads)
 {
     store.setContext("transaction: line " + std::to_string(step.line) + ": " + stepName(step.kind));
     switch (step.kind) {
@@ -67,12 +65,12 @@ private:
 int runTransaction(Invocation& inv)
 {
     unsigned retries = retriesOption(inv);
-    bool raw = inv.has("raw"), prefix = inv.has("prefix");
+    bool raw = inv.has("raw");
     std::vector<Step> steps;
     LineReader input;
     bool inputDone = false;
     unsigned lineNumber = 0;
-    Reads reads;
+    PathValues reads;
 
     unsigned attempts = 0;
     try {
@@ -98,23 +96,10 @@ int runTransaction(Invocation& inv)
         throw;
     }
 
-    if (inv.json) {
-        Json list = Json::array();
-        for (const auto& [path, value] : reads)
-            list.push_back({{"path", path}, {"value", valueJson(value)}});
-        printJson(Json{{"committed", true}, {"attempts", attempts}, {"reads", list}});
-        return ExitSuccess;
-    }
-    for (const auto& [path, value] : reads) {
-        if (prefix)
-            print(path + ": ");
-        if (raw) {
-            print(value);
-        } else {
-            print(escapeValue(value));
-            print("\n");
-        }
-    }
+    if (inv.json)
+        printJson(Json{{"committed", true}, {"attempts", attempts}, {"reads", valuesJson(reads)}});
+    else
+        printValues(inv, reads);
     return ExitSuccess;
 }
 

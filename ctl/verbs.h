@@ -3,9 +3,20 @@
 // the table that names them, with their options and help.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "ctl/invocation.h"
+#include "ctl/json_value.h"
 
 namespace xsd::ctl {
+
+// Values read, as xenstore-read prints them (-p, -R) or as --json lists
+// them; shared by read and transaction.
+using PathValues = std::vector<std::pair<std::string, std::string>>;
+void printValues(const Invocation& inv, const PathValues& values);
+Json valuesJson(const PathValues& values);
 
 // verbs_data.cc: xenstore-read, -write, -exists, -list, -rm and mkdir.
 int runRead(Invocation& inv);

@@ -27,7 +27,7 @@ void perform(Invocation& inv, bool severalCalls, const std::function<void(Store&
     transact(inv, retriesOption(inv), [&](Store& store, unsigned) { body(store); });
 }
 
-using PathValues = std::vector<std::pair<std::string, std::string>>;
+}  // namespace
 
 void printValues(const Invocation& inv, const PathValues& values)
 {
@@ -52,8 +52,6 @@ Json valuesJson(const PathValues& values)
         out.push_back({{"path", path}, {"value", valueJson(value)}});
     return out;
 }
-
-}  // namespace
 
 int runRead(Invocation& inv)
 {

@@ -7,7 +7,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -20,16 +19,6 @@ using namespace xsd::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-long rssKiB(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
-}
 
 // Errors a well-behaved client may meet while xenstored restarts under it.
 bool expected(const std::string& name)
@@ -143,14 +132,14 @@ TEST(Soak, TwentyClientsThroughTwoXenstoredRestarts)
     std::this_thread::sleep_for(5s);
     restart();
     std::this_thread::sleep_for(1s);
-    long rssAfterFirstRestart = rssKiB(stack.daemon().pid());
+    long rssAfterFirstRestart = residentKiB(stack.daemon().pid());
     std::this_thread::sleep_for(5s);
     restart();
     std::this_thread::sleep_for(7s);
     stop = true;
     for (auto& t : threads)
         t.join();
-    long rssAtEnd = rssKiB(stack.daemon().pid());
+    long rssAtEnd = residentKiB(stack.daemon().pid());
 
     long ops = 0;
     size_t heldTotal = 0;

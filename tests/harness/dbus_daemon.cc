@@ -1,11 +1,8 @@
 #include "tests/harness/dbus_daemon.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <stdexcept>
 
 #ifndef XSD_POLICY_FILE
@@ -16,21 +13,6 @@
 #endif
 
 namespace xsd::test {
-
-namespace {
-
-bool accepts(const std::string& path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
-}
-
-}  // namespace
 
 std::string DbusDaemon::defaultPolicy()
 {
@@ -57,7 +39,7 @@ DbusDaemon::DbusDaemon(std::vector<std::string> policyFiles)
                     {}, log, log);
     close(log);
     address_ = "unix:path=" + socket;
-    if (!waitFor([&] { return accepts(socket); }, std::chrono::seconds(10)))
+    if (!waitFor([&] { return socketAccepts(socket); }, std::chrono::seconds(10)))
         throw std::runtime_error("dbus-daemon did not start (config " + (dir_ / "bus.conf") + ")");
 }
 

@@ -116,8 +116,8 @@ bool NotifySocket::hasLine(std::string_view message, std::string_view line)
     return false;
 }
 
-std::optional<std::string> NotifySocket::waitFor(std::string_view line,
-                                                 std::chrono::milliseconds timeout)
+std::optional<std::string> NotifySocket::waitUntil(
+    const std::function<bool(const std::string&)>& wanted, std::chrono::milliseconds timeout)
 {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -128,9 +128,15 @@ std::optional<std::string> NotifySocket::waitFor(std::string_view line,
         auto message = receive(left);
         if (!message)
             return std::nullopt;
-        if (hasLine(*message, line))
+        if (wanted(*message))
             return message;
     }
+}
+
+std::optional<std::string> NotifySocket::waitFor(std::string_view line,
+                                                 std::chrono::milliseconds timeout)
+{
+    return waitUntil([line](const std::string& m) { return hasLine(m, line); }, timeout);
 }
 
 }  // namespace xsd::test

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ public:
     // Receives until a message has a line equal to `line` ("READY=1") or, if
     // `line` ends with '=', a line starting with it ("STATUS="); returns that
     // message. Messages passed over stay in history().
+    // Receives until a message satisfies `wanted`; returns that message.
+    std::optional<std::string> waitUntil(const std::function<bool(const std::string&)>& wanted,
+                                         std::chrono::milliseconds timeout);
+
     std::optional<std::string> waitFor(std::string_view line,
                                        std::chrono::milliseconds timeout);
 

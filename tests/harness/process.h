@@ -71,6 +71,12 @@ private:
 // enter (a clone in /root, say).
 std::string executableByAnyone(const std::string& path);
 
+// Whether something listens on the Unix socket at `path` now (its file
+// exists a moment before the listener accepts).
+bool socketAccepts(const std::string& path);
+// A process's resident memory (VmRSS), in KiB; -1 if it cannot be read.
+long residentKiB(pid_t pid);
+
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& contents);
 // Polls pred every few ms until true or timeout; returns its last value.

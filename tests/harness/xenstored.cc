@@ -1,11 +1,8 @@
 #include "tests/harness/xenstored.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -17,23 +14,6 @@
 #endif
 
 namespace xsd::test {
-
-namespace {
-
-bool socketAccepts(const std::string& path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
-}
-
-}  // namespace
 
 Xenstored::Xenstored()
 {

@@ -191,18 +191,13 @@ inline std::optional<std::string> statusOf(const std::string& message)
 inline std::optional<std::string> waitForStatus(NotifySocket& ns, const std::string& needle,
                                                 std::chrono::milliseconds timeout)
 {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0)
-            return std::nullopt;
-        auto m = ns.receive(left);
-        if (!m)
-            return std::nullopt;
-        if (auto s = statusOf(*m); s && s->find(needle) != std::string::npos)
-            return s;
-    }
+    auto m = ns.waitUntil(
+        [&](const std::string& message) {
+            auto s = statusOf(message);
+            return s && s->find(needle) != std::string::npos;
+        },
+        timeout);
+    return m ? statusOf(*m) : std::nullopt;
 }
 
 }  // namespace xsd::test
