@@ -4,16 +4,18 @@
 
 namespace xsd {
 
-std::string Gate::absolute(const std::string& path) const
+const std::string& Gate::resolve(const std::string& path, std::string& storage) const
 {
     if (xs::pathKind(path) != xs::PathKind::Relative)
         return path;
-    return domainPath_ + "/" + path;
+    storage = domainPath_ + "/" + path;
+    return storage;
 }
 
 bool Gate::allows(const Caller& who, Access access, const std::string& path) const
 {
-    return allowed(*config_, who, access, absolute(path));
+    std::string storage;
+    return allowed(*config_, who, access, resolve(path, storage));
 }
 
 void Gate::identified(const std::string& sender)
@@ -28,14 +30,8 @@ std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller*
 {
     if (!who)
         return errors::make(errors::AccessDenied, identityError);
-    // Relative paths are checked where xenstored will put them; others as
-    // they are, without a copy.
-    std::string resolved;
-    const std::string* checked = path.empty() ? nullptr : &path;
-    if (checked && xs::pathKind(path) == xs::PathKind::Relative) {
-        resolved = absolute(path);
-        checked = &resolved;
-    }
+    std::string storage;
+    const std::string* checked = path.empty() ? nullptr : &resolve(path, storage);
     if (auto denial = accessDenial(*config_, *who, access, checked))
         return errors::make(errors::AccessDenied, *denial);
     // This call is already counted, and so are those that came after it

@@ -33,7 +33,10 @@ public:
     // daemon's own domain path.
     void setDomainPath(std::string path) { domainPath_ = std::move(path); }
     const std::string& domainPath() const { return domainPath_; }
-    std::string absolute(const std::string& path) const;
+    // `path` as the rules see it: itself when absolute or special, else
+    // written into `storage` under the domain path. No copy on the way of
+    // the usual, absolute, path.
+    const std::string& resolve(const std::string& path, std::string& storage) const;
     std::shared_ptr<CallCounter> calls() const { return calls_; }
 
     // `path` empty: no path involved; the caller must merely be named by
