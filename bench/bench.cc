@@ -10,14 +10,17 @@
 //
 // It starts its own oxenstored, dbus-daemon and xenstore-dbusd (the test
 // harness's Stack), so it needs nothing running. Usage:
-//   xenstore-dbus-bench [--quick]
+//   xenstore-dbus-bench [--quick] [--rounds N] [--seconds S]
+// (throughput: each kind of call measured N times for S seconds, in turns)
 #include <poll.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -67,6 +70,7 @@ struct BusCaller {
         proxy->callMethod("Read").onInterface(Interface).withArguments(path).storeResultsTo(v);
     }
     void ping() { proxy->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer"); }
+    void getVersion() { proxy->getProperty("Version").onInterface(Interface); }
 };
 
 // The floor for XenStore: a read with the protocol library, no D-Bus.
@@ -109,21 +113,46 @@ Stats measure(int n, F&& f)
     return stats(std::move(us));
 }
 
-enum class Call { Ping, ReadSharedKey, ReadOwnKey };
+// Ping is answered inside sd-bus; Get(Version) is the cheapest call that,
+// like Read, carries arguments and a string answer through sdbus-c++ (no
+// XenStore work): the floor for any method of the daemon.
+enum class Call { Ping, GetVersion, ReadSharedKey, ReadOwnKey };
+constexpr const char* callNames[] = {"Ping", "Get(Version)", "Read(one key)", "Read(own keys)"};
+
+// CPU seconds used so far by each process of the stack.
+struct Cpu {
+    double clients = 0, bus = 0, daemon = 0, xenstored = 0;
+
+    static Cpu now(Stack& stack)
+    {
+        return {cpuSeconds(getpid()), cpuSeconds(stack.bus().pid()),
+                cpuSeconds(stack.daemon().pid()), cpuSeconds(stack.xenstored().pid())};
+    }
+    Cpu operator-(const Cpu& o) const
+    {
+        return {clients - o.clients, bus - o.bus, daemon - o.daemon, xenstored - o.xenstored};
+    }
+    Cpu& operator+=(const Cpu& o)
+    {
+        clients += o.clients, bus += o.bus, daemon += o.daemon, xenstored += o.xenstored;
+        return *this;
+    }
+};
 
 struct Rate {
     long calls = 0;
     double perSecond = 0;
+    Cpu cpu;  // used during the window
 };
 
 // Calls per second with `clients` connections calling as fast as they can:
 // Ping, Read of one key all share, or Read of a key per connection
 // (/bench/own/N, which must exist).
-Rate throughput(const std::string& address, int clients, double seconds, Call call)
+Rate throughput(Stack& stack, int clients, double seconds, Call call)
 {
     std::vector<std::unique_ptr<BusCaller>> callers;
     for (int i = 0; i < clients; ++i)
-        callers.push_back(std::make_unique<BusCaller>(address));
+        callers.push_back(std::make_unique<BusCaller>(stack.address()));
     std::atomic<bool> go{false}, stop{false};
     std::atomic<long> calls{0};
     std::vector<std::thread> threads;
@@ -133,21 +162,25 @@ Rate throughput(const std::string& address, int clients, double seconds, Call ca
                 std::this_thread::yield();
             long n = 0;
             while (!stop) {
-                if (call == Call::Ping)
-                    c->ping();
-                else
-                    c->read(call == Call::ReadSharedKey ? "/bench/key" : own);
+                switch (call) {
+                case Call::Ping: c->ping(); break;
+                case Call::GetVersion: c->getVersion(); break;
+                case Call::ReadSharedKey: c->read("/bench/key"); break;
+                case Call::ReadOwnKey: c->read(own); break;
+                }
                 ++n;
             }
             calls += n;
         });
     auto t0 = Clock::now();
+    Cpu cpu0 = Cpu::now(stack);
     go = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
     for (auto& t : threads)
         t.join();
-    return {calls, calls / std::chrono::duration<double>(Clock::now() - t0).count()};
+    return {calls, calls / std::chrono::duration<double>(Clock::now() - t0).count(),
+            Cpu::now(stack) - cpu0};
 }
 
 // `n` bus connections, each subscribed to `path` with its own token, all
@@ -192,10 +225,23 @@ struct Subscribers {
 
 int main(int argc, char** argv)
 {
-    const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    bool quick = false;
+    double seconds = 2.0;
+    int rounds = 5;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--quick")
+            quick = true, seconds = 0.5, rounds = 1;
+        else if (arg == "--rounds" && i + 1 < argc)
+            rounds = std::max(1, std::atoi(argv[++i]));
+        else if (arg == "--seconds" && i + 1 < argc)
+            seconds = std::max(0.1, std::atof(argv[++i]));
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--rounds N] [--seconds S]\n", argv[0]);
+            return 2;
+        }
+    }
     const int n = quick ? 500 : 5000;
-    const double seconds = quick ? 0.5 : 2.0;
-    const int rounds = quick ? 1 : 3;
 
     Stack::Options options;
     options.verbose = false;
@@ -221,38 +267,59 @@ int main(int argc, char** argv)
     // --- throughput ------------------------------------------------------
     // Reads of one key by many callers at once share XenStore READs (the
     // daemon coalesces reads of a node that wait together to be sent); a
-    // key per connection shows the cost when nothing can be shared. Both
-    // are printed, with the XenStore READs each Read call cost.
-    std::printf("throughput, calls/s    Read(one key)       Ping   Read/Ping   READs/Read"
-                "   Read(own keys)   Read/Ping\n");
+    // key per connection shows the cost when nothing can be shared.
     for (int i = 0; i < 64; ++i)
         direct.write("/bench/own/" + std::to_string(i), "value");
     // Each kind of call is measured `rounds` times, the kinds taking turns,
     // and the median taken: with every process on two cores, one window
-    // alone swings by a fifth.
+    // alone swings by a tenth or more.
     auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
         return v[v.size() / 2];
     };
+    const Call kinds[] = {Call::Ping, Call::GetVersion, Call::ReadSharedKey, Call::ReadOwnKey};
+    constexpr int K = 4;
+    // Where the CPU goes at 64 connections: per call, for each process.
+    struct Usage {
+        Cpu cpu;
+        long calls = 0;
+    } use[K];
+    std::printf("throughput, calls/s (median of %d windows of %.1f s)\n                 ", rounds,
+                seconds);
+    for (auto k : kinds)
+        std::printf("%16s", callNames[int(k)]);
+    std::printf("    each / Ping: Get  Read(one)  Read(own)   READs per Read(one)\n");
     for (int clients : {1, 8, 64}) {
         auto reads = [&] { return stack.xenstored().countAccessLog({" read ", "/bench/key "}); };
-        std::vector<double> shared, ping, own;
+        std::vector<double> rate[K];
         long sharedCalls = 0;
         int upstream = 0;
-        for (int r = 0; r < rounds; ++r) {
-            int before = reads();
-            Rate s = throughput(stack.address(), clients, seconds, Call::ReadSharedKey);
-            upstream += reads() - before;
-            sharedCalls += s.calls;
-            shared.push_back(s.perSecond);
-            ping.push_back(throughput(stack.address(), clients, seconds, Call::Ping).perSecond);
-            own.push_back(throughput(stack.address(), clients, seconds, Call::ReadOwnKey).perSecond);
-        }
-        double p = median(ping);
-        std::printf("  %2d connections   %12.0f %10.0f   %9.2f   %10.2f   %14.0f   %9.2f%s\n",
-                    clients, median(shared), p, median(shared) / p,
-                    double(upstream) / std::max(1L, sharedCalls), median(own), median(own) / p,
-                    clients == 64 ? "   target >= 0.90" : "");
+        for (int r = 0; r < rounds; ++r)
+            for (auto k : kinds) {
+                int before = k == Call::ReadSharedKey ? reads() : 0;
+                Rate got = throughput(stack, clients, seconds, k);
+                if (k == Call::ReadSharedKey)
+                    upstream += reads() - before, sharedCalls += got.calls;
+                rate[int(k)].push_back(got.perSecond);
+                if (clients == 64)
+                    use[int(k)].cpu += got.cpu, use[int(k)].calls += got.calls;
+            }
+        double m[K];
+        std::printf("  %2d connections", clients);
+        for (int k = 0; k < K; ++k)
+            std::printf("%16.0f", m[k] = median(rate[k]));
+        std::printf("            %4.2f  %9.2f  %9.2f   %19.2f%s\n", m[1] / m[0], m[2] / m[0],
+                    m[3] / m[0], double(upstream) / std::max(1L, sharedCalls),
+                    clients == 64 ? "   target: Read >= 0.90" : "");
+    }
+    std::printf("\nCPU µs per call at 64 connections   clients  dbus-daemon   daemon  xenstored"
+                "    total\n");
+    for (int k = 0; k < K; ++k) {
+        const Cpu& c = use[k].cpu;
+        double f = 1e6 / std::max(1L, use[k].calls);
+        std::printf("  %-33s %8.1f %12.1f %8.1f %10.1f %8.1f\n", callNames[k], c.clients * f,
+                    c.bus * f, c.daemon * f, c.xenstored * f,
+                    (c.clients + c.bus + c.daemon + c.xenstored) * f);
     }
     std::printf("\n");
 

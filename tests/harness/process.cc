@@ -289,6 +289,24 @@ long residentKiB(pid_t pid)
     return -1;
 }
 
+double cpuSeconds(pid_t pid)
+{
+    // Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may
+    // hold spaces, so count from its closing parenthesis.
+    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos)
+        return -1;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i)
+        fields >> skip;
+    unsigned long long utime = 0, stime = 0;
+    if (!(fields >> utime >> stime))
+        return -1;
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
 std::string readFile(const std::string& path)
 {
     std::ifstream f(path, std::ios::binary);

@@ -76,6 +76,9 @@ std::string executableByAnyone(const std::string& path);
 bool socketAccepts(const std::string& path);
 // A process's resident memory (VmRSS), in KiB; -1 if it cannot be read.
 long residentKiB(pid_t pid);
+// CPU time (user + system) a process has used so far, in seconds; -1 if it
+// cannot be read. Resolution is the kernel's clock tick.
+double cpuSeconds(pid_t pid);
 
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& contents);
