@@ -14,6 +14,7 @@
 #include "daemon/log.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
+#include "daemon/timer.h"
 #include "dbus/bus_event_source.h"
 #include "systemd/notify.h"
 #include "systemd/status.h"
@@ -72,18 +73,8 @@ struct Daemon {
             return;
         if (statusTimer && sd_event_source_get_enabled(statusTimer, nullptr) > 0)
             return;
-        uint64_t now = 0;
-        sd_event_now(loop, CLOCK_MONOTONIC, &now);
-        uint64_t when = std::max(now, lastStatusUsec + 500'000);
-        if (!statusTimer) {
-            if (sd_event_add_time(loop, &statusTimer, CLOCK_MONOTONIC, when, 0, &Daemon::onStatusTimer,
-                                  this) < 0)
-                return;
-            sd_event_source_set_description(statusTimer, "status");
-        } else {
-            sd_event_source_set_time(statusTimer, when);
-        }
-        sd_event_source_set_enabled(statusTimer, SD_EVENT_ONESHOT);
+        uint64_t when = std::max(monotonicNow(loop), lastStatusUsec + 500'000);
+        armOneShot(loop, statusTimer, when, &Daemon::onStatusTimer, this, "status");
     }
 
     static int onStatusTimer(sd_event_source*, uint64_t now, void* data)

@@ -1,6 +1,7 @@
 #include "daemon/transactions.h"
 
 #include "daemon/log.h"
+#include "daemon/timer.h"
 
 namespace xsd {
 
@@ -181,18 +182,8 @@ void Transaction::end(const std::string& reason, xs::Client* client)
 
 void Transaction::armIdleTimer()
 {
-    uint64_t now = 0;
-    sd_event_now(registry_.loop_, CLOCK_MONOTONIC, &now);
-    uint64_t when = now + registry_.idleUsec_;
-    if (!idle_) {
-        if (sd_event_add_time(registry_.loop_, &idle_, CLOCK_MONOTONIC, when, 0,
-                              &Transaction::onIdle, this) < 0)
-            return;
-        sd_event_source_set_description(idle_, "transaction-idle");
-    } else {
-        sd_event_source_set_time(idle_, when);
-    }
-    sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
+    armOneShot(registry_.loop_, idle_, monotonicNow(registry_.loop_) + registry_.idleUsec_,
+               &Transaction::onIdle, this, "transaction-idle");
 }
 
 int Transaction::onIdle(sd_event_source*, uint64_t, void* self)

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "daemon/log.h"
+#include "daemon/timer.h"
 
 namespace xsd {
 
@@ -84,21 +85,10 @@ void XenStoreLink::onDisconnected(const std::string& reason)
 
 void XenStoreLink::scheduleRetry()
 {
-    uint64_t now = 0;
-    sd_event_now(loop_, CLOCK_MONOTONIC, &now);
-    uint64_t when = now + backoffUsec_;
+    uint64_t when = monotonicNow(loop_) + backoffUsec_;
     backoffUsec_ = std::min(backoffUsec_ * 2, MaxBackoffUsec);
-    if (!retry_) {
-        if (sd_event_add_time(loop_, &retry_, CLOCK_MONOTONIC, when, 0, &XenStoreLink::onRetry,
-                              this) < 0) {
-            log::error("cannot schedule a reconnection to xenstored");
-            return;
-        }
-        sd_event_source_set_description(retry_, "xenstore-retry");
-    } else {
-        sd_event_source_set_time(retry_, when);
-    }
-    sd_event_source_set_enabled(retry_, SD_EVENT_ONESHOT);
+    if (!armOneShot(loop_, retry_, when, &XenStoreLink::onRetry, this, "xenstore-retry"))
+        log::error("cannot schedule a reconnection to xenstored");
 }
 
 int XenStoreLink::onRetry(sd_event_source*, uint64_t, void* self)
