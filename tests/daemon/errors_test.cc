@@ -31,16 +31,6 @@ protected:
 };
 Stack* Errors::stack = nullptr;
 
-std::string longPath(size_t bytes, bool absolute)
-{
-    std::string p = absolute ? "/" : "";
-    while (p.size() < bytes)
-        p += (p.size() % 100 == 99) ? '/' : 'a';
-    if (p.back() == '/')
-        p.back() = 'a';
-    return p;
-}
-
 const BadCall badCalls[] = {
     {"EmptyPath", [](Client& c) { c.Read(""); }, "InvalidArgument", "empty"},
     {"DoubleSlash", [](Client& c) { c.Read("/a//b"); }, "InvalidArgument", "'//'"},

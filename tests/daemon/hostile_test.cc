@@ -31,16 +31,6 @@ const std::string UnknownMethod = "org.freedesktop.DBus.Error.UnknownMethod";
 const std::string UnknownObject = "org.freedesktop.DBus.Error.UnknownObject";
 const std::string BusAccessDenied = "org.freedesktop.DBus.Error.AccessDenied";
 
-std::string path(size_t n, bool absolute)
-{
-    std::string p = absolute ? "/" : "";
-    while (p.size() < n)
-        p += (p.size() % 64 == 63) ? '/' : 'x';
-    if (p.back() == '/')
-        p.back() = 'y';
-    return p;
-}
-
 template <class... A>
 std::function<void(sdbus::MethodCall&)> with(A... a)
 {
@@ -75,9 +65,9 @@ std::vector<Hostile> table()
         main("Colon", "Mkdir", with(std::string("/a:b")), bad),
         main("NonAscii", "Remove", with(std::string("/caf\xc3\xa9")), bad),
         main("Newline", "Exists", with(std::string("/a\nb")), bad),
-        main("AbsoluteTooLong", "Read", with(path(3073, true)), bad),
-        main("RelativeTooLong", "Read", with(path(2049, false)), bad),
-        main("AbsoluteTooLongInDirectory", "Directory", with(path(4000, true)), bad),
+        main("AbsoluteTooLong", "Read", with(longPath(3073, true)), bad),
+        main("RelativeTooLong", "Read", with(longPath(2049, false)), bad),
+        main("AbsoluteTooLongInDirectory", "Directory", with(longPath(4000, true)), bad),
         main("SpecialInRead", "Read", with(std::string("@introduceDomain")), bad),
         main("SpecialInWrite", "Write", with(std::string("@releaseDomain"), std::string("x")), bad),
         main("SpecialInSnapshot", "Snapshot", with(std::string("@x")), bad),
@@ -85,8 +75,8 @@ std::vector<Hostile> table()
         // Sizes.
         main("Value4097", "Write", with(std::string("/v"), std::string(4097, 'v')), bad),
         main("Bytes4097", "WriteBytes", with(std::string("/v"), std::vector<uint8_t>(4097, 1)), bad),
-        main("PathPlusValue", "Write", with(path(3000, true), std::string(1100, 'v')), bad),
-        main("PermsOverPayload", "SetPermissions", with(path(3000, true), Strings(300, "r65535")), bad),
+        main("PathPlusValue", "Write", with(longPath(3000, true), std::string(1100, 'v')), bad),
+        main("PermsOverPayload", "SetPermissions", with(longPath(3000, true), Strings(300, "r65535")), bad),
         // Permissions.
         main("PermX0", "SetPermissions", with(std::string("/p"), Strings{"x0"}), bad),
         main("PermR70000", "SetPermissions", with(std::string("/p"), Strings{"r70000"}), bad),

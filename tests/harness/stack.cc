@@ -163,4 +163,14 @@ Output Stack::asNobody(const std::vector<std::string>& argv, const std::vector<u
     return run(full);
 }
 
+std::string longPath(size_t bytes, bool absolute)
+{
+    std::string p = absolute ? "/" : "";
+    while (p.size() < bytes)
+        p += (p.size() % 100 == 99) ? '/' : 'a';
+    if (p.back() == '/')
+        p.back() = 'a';
+    return p;
+}
+
 }  // namespace xsd::test

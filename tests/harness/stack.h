@@ -90,6 +90,10 @@ std::string errorOf(F&& f)
     return "";
 }
 
+// A path of exactly `bytes` bytes, absolute or relative, in components of
+// 99 characters: for the length limits.
+std::string longPath(size_t bytes, bool absolute);
+
 class Stack {
 public:
     struct Options {
