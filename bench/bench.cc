@@ -273,10 +273,6 @@ int main(int argc, char** argv)
     // Each kind of call is measured `rounds` times, the kinds taking turns,
     // and the median taken: with every process on two cores, one window
     // alone swings by a tenth or more.
-    auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-    };
     const Call kinds[] = {Call::Ping, Call::GetVersion, Call::ReadSharedKey, Call::ReadOwnKey};
     constexpr int K = 4;
     // Where the CPU goes at 64 connections: per call, for each process.
@@ -307,7 +303,7 @@ int main(int argc, char** argv)
         double m[K];
         std::printf("  %2d connections", clients);
         for (int k = 0; k < K; ++k)
-            std::printf("%16.0f", m[k] = median(rate[k]));
+            std::printf("%16.0f", m[k] = stats(rate[k]).median);
         std::printf("            %4.2f  %9.2f  %9.2f   %19.2f%s\n", m[1] / m[0], m[2] / m[0],
                     m[3] / m[0], double(upstream) / std::max(1L, sharedCalls),
                     clients == 64 ? "   target: Read >= 0.90" : "");
