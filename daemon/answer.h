@@ -33,14 +33,12 @@ public:
         auto it = bySender_.find(sender);
         return it == bySender_.end() ? 0 : it->second;
     }
-    unsigned total() const { return total_; }
-    void add(const std::string& sender) { ++bySender_[sender], ++total_; }
+    void add(const std::string& sender) { ++bySender_[sender]; }
     void remove(const std::string& sender)
     {
         auto it = bySender_.find(sender);
         if (it == bySender_.end() || it->second == 0)
             return;
-        --total_;
         --it->second;
     }
     // The sender left the bus. Until then its entry stays, even at zero, so
@@ -49,7 +47,6 @@ public:
 
 private:
     std::unordered_map<std::string, unsigned> bySender_;
-    unsigned total_ = 0;
 };
 
 template <class... T>
@@ -68,7 +65,6 @@ public:
     const std::string& sender() const { return s_->sender; }
     // "Read /local/domain/0/name": for log lines and messages.
     std::string what() const { return s_->what(); }
-    bool answered() const { return s_->answered; }
 
     void ok(const T&... values) const
     {
@@ -108,15 +104,13 @@ private:
         }
         ~State()
         {
-            if (!answered) {
-                answered = true;
-                try {
-                    result.returnError(errors::make(errors::Failed, what() + ": the daemon lost track of this call"));
-                } catch (const sdbus::Error&) {
-                }
+            if (answered)
+                return;  // claim() stopped counting it
+            try {
+                result.returnError(errors::make(errors::Failed, what() + ": the daemon lost track of this call"));
+            } catch (const sdbus::Error&) {
             }
-            if (counted)
-                counter->remove(sender);
+            counter->remove(sender);
         }
         std::shared_ptr<CallCounter> counter;
         std::string sender;
@@ -125,8 +119,7 @@ private:
         std::string what() const { return subject.empty() ? method : method + (" " + subject); }
         sdbus::Result<T...> result;
         std::shared_ptr<const void> object;  // the receiver, kept until the reply is out
-        bool answered = false;
-        bool counted = true;  // still counted against the sender's limit
+        bool answered = false;  // until then, counted against the sender's limit
     };
 
     bool claim() const
@@ -134,7 +127,6 @@ private:
         if (s_->answered)
             return false;
         s_->answered = true;
-        s_->counted = false;
         s_->counter->remove(s_->sender);
         return true;
     }

@@ -284,7 +284,8 @@ void Service::SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t targe
 
 void Service::callerLeft(const std::string& name)
 {
-    bool held = watches_.subscriptionsOf(name) > 0 || transactions_.openOf(name) > 0;
+    // The transactions it owned report their own end (onOpenCountChanged).
+    bool held = watches_.subscriptionsOf(name) > 0;
     watches_.dropSubscriber(link_.client(), name);
     transactions_.ownerLeft(name);
     callers_.forget(name);

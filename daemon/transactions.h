@@ -42,7 +42,6 @@ public:
     ~Transaction();
 
     const std::string& owner() const { return owner_; }
-    const std::string& path() const { return path_; }
     bool open() const { return state_->open; }
     // Ends it for a reason the owner did not choose; aborts it upstream
     // when `client` is given (the connection still holds it).

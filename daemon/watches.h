@@ -63,8 +63,6 @@ public:
     size_t watchCount() const;
     size_t subscriptionCount() const { return subscriptions_; }
     size_t subscriptionsOf(const std::string& subscriber) const;
-    // Whether subscribe() for this path would cost a new upstream watch.
-    bool watched(const std::string& path) const { return byPath_.count(path) != 0; }
 
 private:
     using Key = std::pair<std::string, std::string>;  // (subscriber, token)

@@ -33,7 +33,6 @@ public:
     // The name left the bus.
     void forget(const std::string& uniqueName);
     const Caller* find(const std::string& uniqueName) const;
-    size_t size() const { return known_.size(); }
 
     // Fills gid and groups from /proc/PID/status, if the process there still
     // has uid `uid`; exposed for tests.

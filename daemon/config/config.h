@@ -36,8 +36,6 @@ struct Rule {
     std::string name;                   // as written ("0", "backup"), for messages
     std::vector<std::string> prefixes;  // "/", "/local/domain", "@", "@releaseDomain", …
     unsigned allow = 0;                 // Access bits
-
-    bool matchesGroup() const { return subject == Subject::Gid || subject == Subject::Group; }
 };
 
 struct Config {
