@@ -20,8 +20,7 @@ bool Gate::allows(const Caller& who, Access access, const std::string& path) con
 
 void Gate::identified(const std::string& sender)
 {
-    if (auto it = identifying_.find(sender); it != identifying_.end() && --it->second == 0)
-        identifying_.erase(it);
+    identifying_.done(sender);
 }
 
 std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller* who,
@@ -37,8 +36,7 @@ std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller*
     // This call is already counted, and so are those that came after it
     // and still wait to be identified.
     const unsigned max = config_->limits.pendingCallsPerCaller;
-    auto later = identifying_.find(sender);
-    if (calls_->of(sender) > max + (later == identifying_.end() ? 0 : later->second))
+    if (calls_->of(sender) > max + identifying_.of(sender))
         return errors::make(errors::LimitExceeded,
                             "the caller already has " + std::to_string(max) +
                                 " calls in flight (pending_calls_per_caller)");

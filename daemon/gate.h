@@ -8,11 +8,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "daemon/answer.h"
 #include "daemon/config/access.h"
 #include "daemon/config/config.h"
+#include "daemon/pending_per_caller.h"
 #include "daemon/xenstore_link.h"
 #include "dbus/callers.h"
 #include "dbus/errors.h"
@@ -49,7 +49,7 @@ public:
             return proceed(answer, who, {}, access, path, go);
         // Calls that arrive while the caller is being identified wait, in
         // order; each is then judged against the calls before it only.
-        ++identifying_[answer.sender()];
+        identifying_.add(answer.sender());
         callers_.resolve(answer.sender(),
                          [this, answer, access, path, go = std::forward<Go>(go)](
                              const Caller* who, const std::string& error) mutable {
@@ -88,7 +88,7 @@ private:
     std::shared_ptr<CallCounter> calls_;
     // Per sender, its calls still waiting for the bus to say who it is:
     // counted in flight already, but they came after the call being judged.
-    std::unordered_map<std::string, unsigned> identifying_;
+    PendingPerCaller identifying_;
     std::shared_ptr<const Config> config_ = std::make_shared<Config>(defaultConfig());
     std::string domainPath_ = "/local/domain/0";
 };

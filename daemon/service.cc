@@ -140,20 +140,14 @@ void Service::Watch(sdbus::Result<>&& result, std::string path, std::string toke
         const unsigned max = gate_.config().limits.watchesPerCaller;
         // Watches still being placed count too: a caller that sends many
         // Watch calls at once must not get past its limit.
-        unsigned& starting = watchesStarting_[a.sender()];
-        if (watches_.subscriptionsOf(a.sender()) + starting >= max) {
-            if (starting == 0)
-                watchesStarting_.erase(a.sender());
+        if (watches_.subscriptionsOf(a.sender()) + watchesStarting_.of(a.sender()) >= max)
             return a.fail(errors::LimitExceeded, a.what() + ": the caller already holds " +
                                                      std::to_string(max) +
                                                      " watches (watches_per_caller)");
-        }
-        ++starting;
+        watchesStarting_.add(a.sender());
         watches_.subscribe(&client, a.sender(), path, token,
                            [this, a, path, token](const std::optional<xs::Error>& error) {
-                               if (auto it = watchesStarting_.find(a.sender());
-                                   it != watchesStarting_.end() && --it->second == 0)
-                                   watchesStarting_.erase(it);
+                               watchesStarting_.done(a.sender());
                                if (error)
                                    return a.fail(*error);
                                if (!gate_.caller(a.sender())) {

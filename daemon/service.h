@@ -12,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -20,6 +19,7 @@
 #include "daemon/answer.h"
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
+#include "daemon/pending_per_caller.h"
 #include "daemon/transactions.h"
 #include "daemon/watches.h"
 #include "daemon/xenstore_link.h"
@@ -124,7 +124,7 @@ private:
     WatchMultiplexer watches_;
     // Watch calls admitted but not yet subscribed (XenStore still placing
     // the watch), per caller: they count against watches_per_caller too.
-    std::unordered_map<std::string, unsigned> watchesStarting_;
+    PendingPerCaller watchesStarting_;
     TransactionRegistry transactions_;
     std::function<void()> stateChanged_;
     std::function<void()> shutdownDone_;

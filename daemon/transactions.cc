@@ -213,19 +213,15 @@ TransactionRegistry::~TransactionRegistry()
 void TransactionRegistry::start(xs::Client& client, const Answer<sdbus::ObjectPath>& answer)
 {
     const std::string owner = answer.sender();
-    if (openOf(owner) + starting_[owner] >= perCaller_) {
-        if (starting_[owner] == 0)
-            starting_.erase(owner);
+    if (openOf(owner) + starting_.of(owner) >= perCaller_)
         return answer.fail(errors::LimitExceeded,
                            "StartTransaction: the caller already has " +
                                std::to_string(perCaller_) +
                                " transactions open (transactions_per_caller)");
-    }
-    ++starting_[owner];
+    starting_.add(owner);
     const uint64_t generation = link_.generation();
     client.transactionStart([this, answer, owner, generation](xs::Result<xs::TxId> r) {
-        if (auto it = starting_.find(owner); it != starting_.end() && --it->second == 0)
-            starting_.erase(it);
+        starting_.done(owner);
         if (!r)
             return answer.fail(r.error());
         if (!gate_.caller(owner)) {

@@ -27,6 +27,7 @@
 #include "daemon/answer.h"
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
+#include "daemon/pending_per_caller.h"
 #include "dbus/org.xenproject.XenStore1.Transaction.adaptor.h"
 
 namespace xsd {
@@ -128,7 +129,7 @@ private:
     unsigned perCaller_ = 8;
     uint64_t next_ = 1;
     std::map<std::string, std::shared_ptr<Transaction>> byPath_;
-    std::map<std::string, unsigned> starting_;  // StartTransaction in flight, per caller
+    PendingPerCaller starting_;  // StartTransaction in flight
     std::vector<std::shared_ptr<Transaction>> retired_;
     sd_event_source* collect_ = nullptr;
     std::function<void()> openCountChanged_;
