@@ -82,6 +82,20 @@ public:
         }
     }
 
+    // A completion that answers with what xenstored answered: its value
+    // (none for a method that returns nothing) or its error.
+    auto relay() const
+    {
+        return [a = *this](auto r) {
+            if (!r)
+                return a.fail(r.error());
+            if constexpr (sizeof...(T) == 0)
+                a.ok();
+            else
+                a.ok(r.value());
+        };
+    }
+
     void fail(const sdbus::Error& error) const
     {
         if (claim())

@@ -57,7 +57,7 @@ void DataMethods::writeValue(const Answer<>& a, const std::string& path, std::st
         if (auto v = xs::checkPayloadSize(path.size() + 1 + value.size()))
             return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
     run(a, Access::Write, path, s, [a, path, value = std::move(value), tx = s.tx](xs::Client& c) {
-        c.write(path, value, tx, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.write(path, value, tx, a.relay());
     });
 }
 
@@ -90,23 +90,21 @@ void DataMethods::directory(const Answer<std::vector<std::string>>& a, const std
                             const Scope& s)
 {
     run(a, Access::Read, path, s, [a, path, tx = s.tx](xs::Client& c) {
-        c.directory(path, tx, [a](xs::Result<std::vector<std::string>> r) {
-            r ? a.ok(r.value()) : a.fail(r.error());
-        });
+        c.directory(path, tx, a.relay());
     });
 }
 
 void DataMethods::mkdir(const Answer<>& a, const std::string& path, const Scope& s)
 {
     run(a, Access::Write, path, s, [a, path, tx = s.tx](xs::Client& c) {
-        c.mkdir(path, tx, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.mkdir(path, tx, a.relay());
     });
 }
 
 void DataMethods::remove(const Answer<>& a, const std::string& path, const Scope& s)
 {
     run(a, Access::Write, path, s, [a, path, tx = s.tx](xs::Client& c) {
-        c.rm(path, tx, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.rm(path, tx, a.relay());
     });
 }
 
@@ -114,9 +112,7 @@ void DataMethods::getPermissions(const Answer<std::vector<std::string>>& a,
                                  const std::string& path, const Scope& s)
 {
     run(a, Access::Read, path, s, [a, path, tx = s.tx](xs::Client& c) {
-        c.getPermissions(path, tx, [a](xs::Result<std::vector<std::string>> r) {
-            r ? a.ok(r.value()) : a.fail(r.error());
-        });
+        c.getPermissions(path, tx, a.relay());
     });
 }
 
@@ -131,8 +127,7 @@ void DataMethods::setPermissions(const Answer<>& a, const std::string& path,
     if (auto v = xs::checkPayloadSize(payload))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
     run(a, Access::Write, path, s, [a, path, perms, tx = s.tx](xs::Client& c) {
-        c.setPermissions(path, perms, tx,
-                         [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.setPermissions(path, perms, tx, a.relay());
     });
 }
 

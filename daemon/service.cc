@@ -230,7 +230,7 @@ void Service::GetDomainPath(sdbus::Result<std::string>&& result, uint32_t domid)
 {
     auto a = answer(std::move(result), "GetDomainPath", std::to_string(domid));
     domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
-        c.getDomainPath(domid, [a](xs::Result<std::string> r) { r ? a.ok(r.value()) : a.fail(r.error()); });
+        c.getDomainPath(domid, a.relay());
     });
 }
 
@@ -238,7 +238,7 @@ void Service::IsDomainIntroduced(sdbus::Result<bool>&& result, uint32_t domid)
 {
     auto a = answer(std::move(result), "IsDomainIntroduced", std::to_string(domid));
     domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
-        c.isDomainIntroduced(domid, [a](xs::Result<bool> r) { r ? a.ok(r.value()) : a.fail(r.error()); });
+        c.isDomainIntroduced(domid, a.relay());
     });
 }
 
@@ -246,7 +246,7 @@ void Service::IntroduceDomain(sdbus::Result<>&& result, uint32_t domid, uint64_t
 {
     auto a = answer(std::move(result), "IntroduceDomain", std::to_string(domid));
     domainCall(a, Access::Admin, {domid}, [a, domid, mfn, port](xs::Client& c) {
-        c.introduce(domid, mfn, port, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.introduce(domid, mfn, port, a.relay());
     });
 }
 
@@ -254,7 +254,7 @@ void Service::ReleaseDomain(sdbus::Result<>&& result, uint32_t domid)
 {
     auto a = answer(std::move(result), "ReleaseDomain", std::to_string(domid));
     domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
-        c.release(domid, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.release(domid, a.relay());
     });
 }
 
@@ -262,7 +262,7 @@ void Service::ResumeDomain(sdbus::Result<>&& result, uint32_t domid)
 {
     auto a = answer(std::move(result), "ResumeDomain", std::to_string(domid));
     domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
-        c.resume(domid, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.resume(domid, a.relay());
     });
 }
 
@@ -270,7 +270,7 @@ void Service::SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t targe
 {
     auto a = answer(std::move(result), "SetTarget", std::to_string(domid));
     domainCall(a, Access::Admin, {domid, target}, [a, domid, target](xs::Client& c) {
-        c.setTarget(domid, target, [a](xs::Result<xs::Unit> r) { r ? a.ok() : a.fail(r.error()); });
+        c.setTarget(domid, target, a.relay());
     });
 }
 

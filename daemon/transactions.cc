@@ -137,7 +137,7 @@ void Transaction::Commit(sdbus::Result<bool>&& result)
     auto a = answer(std::move(result), "Commit");
     if (!admit(a))
         return;
-    finish(true, [a](xs::Result<bool> r) { r ? a.ok(r.value()) : a.fail(r.error()); });
+    finish(true, a.relay());
 }
 
 void Transaction::Abort(sdbus::Result<>&& result)
@@ -145,7 +145,7 @@ void Transaction::Abort(sdbus::Result<>&& result)
     auto a = answer(std::move(result), "Abort");
     if (!admit(a))
         return;
-    finish(false, [a](xs::Result<bool> r) { r ? a.ok() : a.fail(r.error()); });
+    finish(false, a.relay());
 }
 
 void Transaction::finish(bool commit, std::function<void(xs::Result<bool>)> done)
