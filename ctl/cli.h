@@ -4,10 +4,13 @@
 // cannot drift from what is parsed.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "ctl/invocation.h"
@@ -33,12 +36,24 @@ struct VerbSpec {
 };
 
 // What the command line asks for: a verb to run, or nothing more to do
-// (help or version printed: exit with `status`).
+// (help or version printed: exit with success).
 struct Parsed {
     std::optional<Invocation> invocation;
     const VerbSpec* verb = nullptr;
-    int status = 0;
 };
+
+// A number that is the whole of text (std::from_chars: no sign for an
+// unsigned T, no blanks, no "+"); nothing when it does not parse, is out of
+// T's range or is followed by anything.
+template <class T>
+std::optional<T> wholeNumber(std::string_view text)
+{
+    T value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
 
 // Throws a Failure (exit status 2) for a command line that does not parse.
 Parsed parseCommandLine(int argc, char** argv, const std::vector<VerbSpec>& verbs);

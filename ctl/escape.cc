@@ -80,9 +80,8 @@ std::optional<char> scanHexByte(std::string_view text, size_t& i)
         i = j + 2;
         return '\0';
     }
-    size_t start = j;
     int value = number(text, j, 16, width);
-    if (value < 0 || j == start)
+    if (value < 0)
         return std::nullopt;
     i = j;
     return static_cast<char>(negative ? -value : value);

@@ -1,7 +1,6 @@
 #include "ctl/json_value.h"
 
-#include <cstdio>
-
+#include "ctl/output.h"
 #include "dbus/text.h"
 
 namespace xsd::ctl {
@@ -16,8 +15,7 @@ Json valueJson(std::string_view bytes)
 
 void printJson(const Json& json)
 {
-    std::string text = json.dump(2) + "\n";
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    print(json.dump(2) + "\n");
 }
 
 }  // namespace xsd::ctl

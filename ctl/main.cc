@@ -135,7 +135,7 @@ int main(int argc, char** argv)
     try {
         Parsed parsed = parseCommandLine(argc, argv, verbTable());
         if (!parsed.invocation)
-            return parsed.status;
+            return ExitSuccess;
         verb = parsed.verb->name;
         status = parsed.verb->run(*parsed.invocation);
     } catch (const Failure& f) {

@@ -1,6 +1,6 @@
 #include "ctl/transaction.h"
 
-#include <charconv>
+#include "ctl/cli.h"
 
 namespace xsd::ctl {
 
@@ -15,11 +15,10 @@ unsigned retriesOption(const Invocation& inv)
     if (!inv.has("retries"))
         return DefaultRetries;
     const std::string& text = inv.option("retries");
-    unsigned n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    auto n = wholeNumber<unsigned>(text);
+    if (!n)
         throw usageError(inv.verb + ": --retries wants a number, not '" + text + "'");
-    return n;
+    return *n;
 }
 
 unsigned transact(Invocation& inv, unsigned retries,
@@ -66,6 +65,16 @@ unsigned transact(Invocation& inv, unsigned retries,
                               " conflicted with changes made meanwhile (--retries " +
                               std::to_string(retries) + ")");
     }
+}
+
+void perform(Invocation& inv, bool severalCalls, const std::function<void(Store&)>& body)
+{
+    if (!severalCalls) {
+        ProxyStore store(inv.xenstore(), inv.verb);
+        body(store);
+        return;
+    }
+    transact(inv, retriesOption(inv), [&](Store& store, unsigned) { body(store); });
 }
 
 }  // namespace xsd::ctl

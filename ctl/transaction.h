@@ -25,4 +25,8 @@ unsigned retriesOption(const Invocation& inv);
 unsigned transact(Invocation& inv, unsigned retries,
                   const std::function<void(Store& store, unsigned attempt)>& body);
 
+// Runs body once on the main object, or in a retried transaction (see
+// transact, with --retries) when the work spans several calls.
+void perform(Invocation& inv, bool severalCalls, const std::function<void(Store&)>& body);
+
 }  // namespace xsd::ctl

@@ -50,6 +50,15 @@ std::string childPath(std::string_view parent, std::string_view name)
     return out;
 }
 
+bool toParent(std::string& path)
+{
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0)
+        return false;
+    path.resize(slash);
+    return true;
+}
+
 std::string lsLine(const LsLayout& layout, int depth, std::string_view name,
                    std::string_view fullPath, const std::optional<std::string>& value)
 {

@@ -39,6 +39,12 @@ std::string lsPermissions(const std::vector<std::string>& perms);
 // A child's full path, as xenstore-ls composes it.
 std::string childPath(std::string_view parent, std::string_view name);
 
+// Cuts path at its last '/', making it its parent's path. False, with path
+// left as it is, when there is no '/' past the first character: at "/" or
+// "/a" (it never goes up to the root), or at a relative path's first
+// component.
+bool toParent(std::string& path);
+
 struct LsNode {
     int depth;
     std::string name;

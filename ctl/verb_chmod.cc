@@ -53,19 +53,11 @@ int runChmod(Invocation& inv)
             // Each ancestor, nearest first, stopping short of "/" (and, for a
             // relative path, at its first component).
             std::string up = path;
-            for (auto slash = up.rfind('/'); slash != std::string::npos && slash > 0;
-                 slash = up.rfind('/')) {
-                up.resize(slash);
+            while (toParent(up))
                 store.setPermissions(up, perms);
-            }
         }
     };
-    if (!upward && !recursive) {
-        ProxyStore store(inv.xenstore(), inv.verb);
-        body(store);
-    } else {
-        transact(inv, retriesOption(inv), [&](Store& store, unsigned) { body(store); });
-    }
+    perform(inv, upward || recursive, body);
     return ExitSuccess;
 }
 

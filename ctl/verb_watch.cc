@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <deque>
 
+#include "ctl/cli.h"
 #include "ctl/json_value.h"
 #include "ctl/verbs.h"
 
@@ -34,11 +34,10 @@ long eventLimit(const Invocation& inv)
     if (!inv.has("number"))
         return -1;
     const std::string& text = inv.option("number");
-    long n = -1;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size() || n < 0)
+    auto n = wholeNumber<long>(text);
+    if (!n || *n < 0)
         throw usageError("watch: -n wants a number of events, not '" + text + "'");
-    return n;
+    return *n;
 }
 
 // False when nobody reads standard output any more.

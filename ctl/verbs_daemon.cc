@@ -1,8 +1,8 @@
 // Verbs for what the daemon offers beyond xenstore-utils: a consistent
 // snapshot of a subtree, the domain queries, and the daemon's own state.
 #include <algorithm>
-#include <charconv>
 
+#include "ctl/cli.h"
 #include "ctl/json_value.h"
 #include "ctl/output.h"
 #include "ctl/verbs.h"
@@ -14,11 +14,10 @@ namespace {
 uint32_t domid(const Invocation& inv)
 {
     const std::string& text = inv.args[0];
-    uint32_t id = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    auto id = wholeNumber<uint32_t>(text);
+    if (!id)
         throw usageError(inv.verb + ": DOMID must be a domain id (a number), not '" + text + "'");
-    return id;
+    return *id;
 }
 
 template <class F>

@@ -9,25 +9,10 @@
 #include "ctl/json_value.h"
 #include "ctl/output.h"
 #include "ctl/transaction.h"
+#include "ctl/tree.h"
 #include "ctl/verbs.h"
 
 namespace xsd::ctl {
-
-namespace {
-
-// Runs body once on the main object, or in a retried transaction when the
-// work spans several calls.
-void perform(Invocation& inv, bool severalCalls, const std::function<void(Store&)>& body)
-{
-    if (!severalCalls) {
-        ProxyStore store(inv.xenstore(), inv.verb);
-        body(store);
-        return;
-    }
-    transact(inv, retriesOption(inv), [&](Store& store, unsigned) { body(store); });
-}
-
-}  // namespace
 
 void printValues(const Invocation& inv, const PathValues& values)
 {
@@ -138,11 +123,7 @@ namespace {
 void removeTidily(Store& store, std::string path)
 {
     store.remove(path);
-    for (;;) {
-        auto slash = path.rfind('/');
-        if (slash == std::string::npos || slash == 0)
-            return;
-        path.resize(slash);
+    while (toParent(path)) {
         try {
             if (!store.read(path).empty() || !store.directory(path).empty())
                 return;
