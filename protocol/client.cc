@@ -57,16 +57,13 @@ Client::Done<std::string> unit(Client::Done<Unit> done)
     return parsed<Unit>(std::move(done), [](std::string) { return Result<Unit>(Unit{}); });
 }
 
-std::vector<std::string> names(const std::string& payload)
+// How a request is named in its errors ("READ /a/b").
+std::string describeRequest(MessageType type, std::string_view subject)
 {
-    return splitFields(payload);
-}
-
-// The size of the message whose header starts at `header`.
-size_t messageSize(const char* header)
-{
-    const auto* len = reinterpret_cast<const unsigned char*>(header + 12);
-    return HeaderSize + (len[0] | len[1] << 8 | len[2] << 16 | static_cast<size_t>(len[3]) << 24);
+    std::string out(messageTypeName(type));
+    out += ' ';
+    out += subject;
+    return out;
 }
 
 // A NUL in a token would end it early on the wire: xenstored would register,
@@ -137,7 +134,7 @@ int Client::onIo(sd_event_source*, int, uint32_t revents, void* self)
 void Client::request(MessageType type, TxId tx, std::string payload, std::string subject,
                      Done<std::string> done)
 {
-    auto what = [&] { return std::string(messageTypeName(type)) + " " + subject; };
+    auto what = [&] { return describeRequest(type, subject); };
     if (auto v = checkPayloadSize(payload.size()))
         return done(requestError(Error::Kind::Invalid, "EINVAL", what(), *v));
     if (!connected())
@@ -198,7 +195,7 @@ void Client::flush()
         size_t len = out_.size() - outSent_;
         if (!isStream_) {
             if (outSent_ >= messageEnd_)
-                messageEnd_ = outSent_ + messageSize(out_.data() + outSent_);
+                messageEnd_ = outSent_ + frameSize(out_.data() + outSent_);
             len = messageEnd_ - outSent_;
         }
         // MSG_NOSIGNAL: a xenstored that went away must not kill the
@@ -301,8 +298,7 @@ void Client::dispatch(Message& msg)
     if (msg.header.type == MessageType::Error) {
         std::string name = stripNul(msg.payload);
         return complete(req, requestError(Error::Kind::XenStore, name,
-                                          std::string(messageTypeName(req.type)) + " " +
-                                              req.subject,
+                                          describeRequest(req.type, req.subject),
                                           std::string(errnoDescription(name))));
     }
     complete(req, std::move(msg.payload));
@@ -341,8 +337,7 @@ void Client::fail(const std::string& reason)
     unsentReads_.clear();
     auto complete = [&](Request& r) {
         Client::complete(r, requestError(Error::Kind::Connection, "",
-                                         std::string(messageTypeName(r.type)) + " " + r.subject,
-                                         reason));
+                                         describeRequest(r.type, r.subject), reason));
     };
     for (auto& [id, r] : pending) {
         complete(r);
@@ -411,7 +406,7 @@ void Client::directory(std::string_view path, TxId tx, Done<std::vector<std::str
     request(MessageType::Directory, tx, nulTerminated(path), p,
             [this, alive, p, tx, done = std::move(done)](Result<std::string> r) mutable {
                 if (r)
-                    return done(names(r.value()));
+                    return done(splitFields(r.value()));
                 // C xenstored cannot fit the list in one reply and offers
                 // DIRECTORY_PART instead; oxenstored sends it whole.
                 if (r.error().errnoName == "E2BIG" && !alive.expired())
@@ -436,7 +431,8 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 const std::string& pl = r.value();
                 auto genEnd = pl.find('\0');
                 if (genEnd == std::string::npos)
-                    return done(requestError(Error::Kind::XenStore, "EIO", "DIRECTORY_PART " + path,
+                    return done(requestError(Error::Kind::XenStore, "EIO",
+                                             describeRequest(MessageType::DirectoryPart, path),
                                              "malformed reply"));
                 std::string gen = pl.substr(0, genEnd);
                 if (!generation.empty() && gen != generation) {
@@ -466,7 +462,8 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 // offset that did not move would never end, and stopping
                 // would hand out a list cut short.
                 if (!last && (added == 0 || rest.back() != '\0'))
-                    return done(requestError(Error::Kind::XenStore, "EIO", "DIRECTORY_PART " + path,
+                    return done(requestError(Error::Kind::XenStore, "EIO",
+                                             describeRequest(MessageType::DirectoryPart, path),
                                              "malformed reply"));
                 if (last || alive.expired())
                     return done(std::move(collected));
@@ -481,7 +478,7 @@ void Client::getPermissions(std::string_view path, TxId tx, Done<std::vector<std
         return done(invalid(*v));
     request(MessageType::GetPerms, tx, nulTerminated(path), std::string(path),
             parsed<std::vector<std::string>>(std::move(done), [](std::string p) {
-                return Result<std::vector<std::string>>(names(p));
+                return Result<std::vector<std::string>>(splitFields(p));
             }));
 }
 
@@ -498,22 +495,23 @@ void Client::setPermissions(std::string_view path, const std::vector<std::string
 
 void Client::watch(std::string_view path, std::string_view token, Done<Unit> done)
 {
-    if (auto v = checkWatchPath(path))
-        return done(invalid(*v));
-    if (auto v = checkToken(token))
-        return done(invalid(*v));
-    request(MessageType::Watch, NoTransaction, nulTerminated(path) + nulTerminated(token),
-            std::string(path), unit(std::move(done)));
+    watchRequest(MessageType::Watch, path, token, std::move(done));
 }
 
 void Client::unwatch(std::string_view path, std::string_view token, Done<Unit> done)
+{
+    watchRequest(MessageType::Unwatch, path, token, std::move(done));
+}
+
+void Client::watchRequest(MessageType type, std::string_view path, std::string_view token,
+                          Done<Unit> done)
 {
     if (auto v = checkWatchPath(path))
         return done(invalid(*v));
     if (auto v = checkToken(token))
         return done(invalid(*v));
-    request(MessageType::Unwatch, NoTransaction, nulTerminated(path) + nulTerminated(token),
-            std::string(path), unit(std::move(done)));
+    request(type, NoTransaction, nulTerminated(path) + nulTerminated(token), std::string(path),
+            unit(std::move(done)));
 }
 
 void Client::transactionStart(Done<TxId> done)

@@ -110,6 +110,9 @@ private:
     static void complete(Request& req, Result<std::string> result);
     void updateEvents();
     void fail(const std::string& reason);
+    // WATCH or UNWATCH: the same checks and payload, only the type differs.
+    void watchRequest(MessageType type, std::string_view path, std::string_view token,
+                      Done<Unit> done);
     void directoryParts(std::string path, TxId tx, std::string offsetBytes,
                         std::vector<std::string> names, std::string generation,
                         Done<std::vector<std::string>> done);

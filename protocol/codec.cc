@@ -27,6 +27,11 @@ uint32_t getLe32(const char* p)
 
 }  // namespace
 
+size_t frameSize(const char* header)
+{
+    return HeaderSize + getLe32(header + 12);
+}
+
 std::string encodeMessage(const Header& header, std::string_view payload)
 {
     std::string out;

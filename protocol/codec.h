@@ -25,6 +25,10 @@ bool appendRequest(std::string& out, MessageType type, uint32_t reqId, uint32_t 
 // that plays xenstored's side.
 std::string encodeMessage(const Header& header, std::string_view payload);
 
+// The size of the whole message whose header starts at `header`: HeaderSize
+// plus the little-endian payload length at offset 12. Reads 16 bytes.
+size_t frameSize(const char* header);
+
 // Incremental decoder for what xenstored sends. Accepts bytes in any
 // chunking and never reads past what it was given. A header with a type
 // xs_wire.h does not name, or a length over ReplyPayloadMax, puts it in a

@@ -34,41 +34,13 @@ std::optional<MessageType> messageTypeFromWire(uint32_t value)
 
 bool isXenStoreErrno(std::string_view name)
 {
-    return std::ranges::find(ErrnoNames, name) != std::end(ErrnoNames);
+    return std::ranges::find(XenStoreErrnos, name, &ErrnoEntry::name) != std::end(XenStoreErrnos);
 }
-
-}  // namespace xs
-
-namespace xs {
 
 std::string_view errnoDescription(std::string_view name)
 {
-    struct Entry { std::string_view name, text; };
-    static constexpr Entry table[] = {
-        {"EINVAL", "invalid argument"},
-        {"EACCES", "permission denied by XenStore"},
-        {"EEXIST", "node exists"},
-        {"EISDIR", "is a directory"},
-        {"ENOENT", "no such node"},
-        {"ENOMEM", "xenstored is out of memory"},
-        {"ENOSPC", "xenstored is out of space: the domain's quota of nodes is used up"},
-        {"EIO", "I/O error"},
-        {"ENOTEMPTY", "node has children"},
-        {"ENOSYS", "not supported by this xenstored"},
-        {"EROFS", "XenStore is read-only"},
-        {"EBUSY", "xenstored is busy"},
-        {"EAGAIN", "transaction conflict, try again"},
-        {"EISCONN", "already connected"},
-        {"E2BIG", "too big for xenstored: a value over its size quota (quota-maxsize, 2048 bytes by "
-                  "default) or a path over its length limit"},
-        {"EPERM", "operation not permitted"},
-        {"EQUOTA", "a xenstored quota is reached: the domain's nodes, watches, transactions or "
-                   "outstanding requests"},
-    };
-    for (const auto& e : table)
-        if (e.name == name)
-            return e.text;
-    return "unknown error";
+    auto it = std::ranges::find(XenStoreErrnos, name, &ErrnoEntry::name);
+    return it != std::end(XenStoreErrnos) ? it->description : "unknown error";
 }
 
 }  // namespace xs

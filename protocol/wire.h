@@ -69,21 +69,38 @@ struct Message {
     std::string payload;
 };
 
-// The errno names XenStore puts in ERROR replies (EQUOTA is oxenstored's).
-inline constexpr std::string_view ErrnoNames[] = {
-    "EINVAL", "EACCES", "EEXIST",    "EISDIR", "ENOENT", "ENOMEM",
-    "ENOSPC", "EIO",    "ENOTEMPTY", "ENOSYS", "EROFS",  "EBUSY",
-    "EAGAIN", "EISCONN", "E2BIG",    "EPERM",  "EQUOTA",
+// The errno names XenStore puts in ERROR replies (EQUOTA is oxenstored's),
+// each with the description errnoDescription gives.
+struct ErrnoEntry {
+    std::string_view name, description;
+};
+inline constexpr ErrnoEntry XenStoreErrnos[] = {
+    {"EINVAL", "invalid argument"},
+    {"EACCES", "permission denied by XenStore"},
+    {"EEXIST", "node exists"},
+    {"EISDIR", "is a directory"},
+    {"ENOENT", "no such node"},
+    {"ENOMEM", "xenstored is out of memory"},
+    {"ENOSPC", "xenstored is out of space: the domain's quota of nodes is used up"},
+    {"EIO", "I/O error"},
+    {"ENOTEMPTY", "node has children"},
+    {"ENOSYS", "not supported by this xenstored"},
+    {"EROFS", "XenStore is read-only"},
+    {"EBUSY", "xenstored is busy"},
+    {"EAGAIN", "transaction conflict, try again"},
+    {"EISCONN", "already connected"},
+    {"E2BIG", "too big for xenstored: a value over its size quota (quota-maxsize, 2048 bytes by "
+              "default) or a path over its length limit"},
+    {"EPERM", "operation not permitted"},
+    {"EQUOTA", "a xenstored quota is reached: the domain's nodes, watches, transactions or "
+               "outstanding requests"},
 };
 bool isXenStoreErrno(std::string_view name);
+// A short description of an errno name for messages ("no such node").
+std::string_view errnoDescription(std::string_view name);
 
 // The special watch paths xenstored fires on domain creation/destruction.
 inline constexpr std::string_view IntroduceDomain = "@introduceDomain";
 inline constexpr std::string_view ReleaseDomain = "@releaseDomain";
 
-}  // namespace xs
-
-namespace xs {
-// A short description of an errno name for messages ("no such node").
-std::string_view errnoDescription(std::string_view name);
 }  // namespace xs

@@ -120,8 +120,8 @@ TEST(Codec, TypeNamesAreXenStoresOwn)
     EXPECT_EQ(messageTypeName(MessageType::Invalid), "INVALID");
     EXPECT_FALSE(messageTypeFromWire(27));
     EXPECT_FALSE(messageTypeFromWire(0xffff));
-    for (auto name : ErrnoNames)
-        EXPECT_NE(errnoDescription(name), "unknown error") << name;
+    for (const auto& e : XenStoreErrnos)
+        EXPECT_NE(errnoDescription(e.name), "unknown error") << e.name;
     EXPECT_TRUE(isXenStoreErrno("EQUOTA"));
     EXPECT_FALSE(isXenStoreErrno("EWHATEVER"));
 }
