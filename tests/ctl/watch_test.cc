@@ -11,22 +11,12 @@
 
 #include <algorithm>
 #include <set>
-#include <sstream>
 
 #include "tests/ctl/ctl.h"
 
 using namespace xsd::test;
 
 namespace {
-
-std::vector<std::string> splitLines(const std::string& text)
-{
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        lines.push_back(line);
-    return lines;
-}
 
 class Watch : public ::testing::Test {
 protected:

@@ -16,15 +16,15 @@ using namespace xsd::test;
 
 namespace {
 
+TransactionClient begin(Client& owner)
+{
+    return TransactionClient(owner.connection(), owner.StartTransaction());
+}
+
 class Transactions : public ::testing::Test {
 protected:
     Stack stack;
     std::unique_ptr<Client> c = stack.client();
-
-    TransactionClient begin(Client& owner)
-    {
-        return TransactionClient(owner.connection(), owner.StartTransaction());
-    }
 };
 
 const std::string Prefix = ErrorPrefix;
@@ -126,7 +126,7 @@ TEST_F(Transactions, TheOwnerKilledMidTransactionLeavesNothingBehind)
         << stack.xenstored().accessLog();
 }
 
-TEST_F(Transactions, IdleTimeoutEndsItAndTheNextCallSaysWhy)
+TEST(TransactionTimeout, IdleTimeoutEndsItAndTheNextCallSaysWhy)
 {
     Stack::Options o;
     o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"],

@@ -18,7 +18,6 @@ public:
 
     // unix:path=…, for --address / --bus / DBUS_SYSTEM_BUS_ADDRESS.
     const std::string& address() const { return address_; }
-    const std::string& dir() const { return dir_.path(); }
     pid_t pid() const { return proc_.pid(); }
 
     static std::string defaultPolicy();

@@ -220,6 +220,23 @@ int Process::stop(int sig, std::chrono::milliseconds grace)
     return wait(std::chrono::seconds(5));
 }
 
+Frozen::Frozen(pid_t pid) : pid_(pid)
+{
+    kill(pid_, SIGSTOP);
+}
+
+Frozen::~Frozen()
+{
+    thaw();
+}
+
+void Frozen::thaw()
+{
+    if (pid_ > 0)
+        kill(pid_, SIGCONT);
+    pid_ = -1;
+}
+
 TempDir::TempDir(const std::string& prefix)
 {
     const char* base = std::getenv("TMPDIR");
@@ -313,6 +330,15 @@ std::string readFile(const std::string& path)
     std::stringstream ss;
     ss << f.rdbuf();
     return ss.str();
+}
+
+std::vector<std::string> splitLines(const std::string& text)
+{
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
 }
 
 void writeFile(const std::string& path, const std::string& contents)

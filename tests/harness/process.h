@@ -49,6 +49,21 @@ private:
     int status_ = -1;
 };
 
+// Stops a process (SIGSTOP) for a scope; it runs again (SIGCONT) at thaw()
+// or however the scope ends, so a failed assertion does not leave it frozen.
+class Frozen {
+public:
+    explicit Frozen(pid_t pid);
+    ~Frozen();
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+    // Lets it run again now; the destructor then does nothing.
+    void thaw();
+
+private:
+    pid_t pid_;
+};
+
 // A fresh directory under $TMPDIR (or /tmp), readable by every uid so that
 // tests may run clients as another user; removed with its contents when
 // destroyed.
@@ -81,6 +96,9 @@ long residentKiB(pid_t pid);
 double cpuSeconds(pid_t pid);
 
 std::string readFile(const std::string& path);
+// The lines of `text`, without their newlines; a last line without one
+// counts too ("a\nb" and "a\nb\n" both give {"a", "b"}; "" gives none).
+std::vector<std::string> splitLines(const std::string& text);
 void writeFile(const std::string& path, const std::string& contents);
 // Polls pred every few ms until true or timeout; returns its last value.
 bool waitFor(const std::function<bool()>& pred,

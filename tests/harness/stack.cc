@@ -14,7 +14,6 @@ namespace xsd::test {
 Client::Client(const std::string& address)
     : ProxyInterfaces(sdbus::createSessionBusConnectionWithAddress(address), BusName, ObjectPath)
 {
-    uniqueName_ = getProxy().getConnection().getUniqueName();
     registerProxy();
 }
 
@@ -76,14 +75,11 @@ Stack::Stack(Options options) : options_(std::move(options))
 {
     if (options_.config)
         writeFile(configPath(), *options_.config);
+    if (!options_.startDaemon)
+        return;
     startDaemon();
-    if (options_.waitReady && !waitReady())
+    if (!waitReady())
         throw std::runtime_error("xenstore-dbusd did not become ready; its log:\n" + daemonLog());
-}
-
-Stack::~Stack()
-{
-    stopDaemon();
 }
 
 void Stack::startDaemon()

@@ -41,7 +41,6 @@ public:
     explicit Client(const std::string& address);
     ~Client();
 
-    std::string uniqueName() const { return uniqueName_; }
     // This client's bus connection: transactions it starts are used on it.
     sdbus::IConnection& connection() { return getProxy().getConnection(); }
     std::vector<WatchEvent> events() const;
@@ -58,7 +57,6 @@ private:
                              const std::map<std::string, sdbus::Variant>& changed,
                              const std::vector<std::string>& invalidated) override;
 
-    std::string uniqueName_;
     mutable std::mutex mutex_;
     mutable std::condition_variable cv_;
     std::vector<WatchEvent> events_;
@@ -101,12 +99,12 @@ public:
         bool verbose = true;
         std::vector<std::string> extraArgs;
         Env env;
-        bool waitReady = true;
+        // false: no daemon (the test starts its own, or runs it to exit).
+        bool startDaemon = true;
     };
 
     Stack() : Stack(Options{}) {}
     explicit Stack(Options options);
-    ~Stack();
 
     Xenstored& xenstored() { return xenstored_; }
     DbusDaemon& bus() { return bus_; }

@@ -20,11 +20,6 @@ Xenstored::Xenstored()
     start();
 }
 
-Xenstored::~Xenstored()
-{
-    stop(15);
-}
-
 void Xenstored::start()
 {
     if (proc_.running())

@@ -13,7 +13,6 @@ class Xenstored {
 public:
     // Starts oxenstored and waits until its socket accepts connections.
     Xenstored();
-    ~Xenstored();
 
     const std::string& dir() const { return dir_.path(); }
     std::string socketPath() const { return dir_ / "socket"; }

@@ -56,8 +56,7 @@ const BadFile badFiles[] = {
 
 TEST(BadConfig, RefusedAtStartNamingTheField)
 {
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     TempDir dir("xsd-bad-config");
     for (const auto& bad : badFiles) {
         SCOPED_TRACE(bad.name);
@@ -88,8 +87,7 @@ TEST(ConfigFile, XenstoreFromTheFileWhenNotGivenOnTheCommandLine)
 {
     // "xenstore" in the file decides where XenStore is when --xenstore is
     // not given.
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     TempDir dir("xsd-config");
     const std::string backend = stack.xenstored().backend();
     writeFile(dir / "config.json", R"({"xenstore": ")" + backend + R"(",

@@ -92,7 +92,6 @@ public:
     std::string address() const { return "unix:path=" + socket(); }
     std::string config() const { return dir_ / "bus.conf"; }
     std::string socket() const { return dir_ / "bus"; }
-    const TempDir& dir() const { return dir_; }
 
 private:
     TempDir dir_{"xsd-bus"};

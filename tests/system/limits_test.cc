@@ -6,8 +6,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <signal.h>
-
 #include <mutex>
 #include <thread>
 
@@ -86,26 +84,9 @@ private:
     std::vector<Reply> got_;
 };
 
-// Stops a process (SIGSTOP) for a scope; it runs again however the scope
-// ends, so a failed assertion does not leave the stack frozen.
-class Frozen {
-public:
-    explicit Frozen(pid_t pid) : pid_(pid) { kill(pid_, SIGSTOP); }
-    ~Frozen() { thaw(); }
-    void thaw()
-    {
-        if (pid_ > 0)
-            kill(pid_, SIGCONT);
-        pid_ = -1;
-    }
-
-private:
-    pid_t pid_;
-};
-
+// Each test starts the stack with the configuration it is about.
 class Limits : public ::testing::Test {
 protected:
-    void SetUp() override { start(limitsConfig()); }
     void start(const std::string& config)
     {
         Stack::Options o;
@@ -134,6 +115,7 @@ protected:
 
 TEST_F(Limits, WatchLimitIsPerCaller)
 {
+    start(limitsConfig());
     auto a = stack->client();
     auto b = stack->client();
     a->Watch("/w/1", "t");
@@ -171,6 +153,7 @@ TEST_F(Limits, WatchLimitIsPerCaller)
 
 TEST_F(Limits, WatchLimitHoldsForPipelinedCalls)
 {
+    start(limitsConfig());
     auto a = rawCaller();
     Replies replies;
     // All of them are on the daemon's socket before it reads the first.
@@ -195,6 +178,7 @@ TEST_F(Limits, WatchLimitHoldsForPipelinedCalls)
 
 TEST_F(Limits, TransactionLimitIsPerCaller)
 {
+    start(limitsConfig());
     auto a = stack->client();
     auto b = stack->client();
     auto first = a->StartTransaction();
@@ -220,6 +204,7 @@ TEST_F(Limits, TransactionLimitIsPerCaller)
 
 TEST_F(Limits, TransactionLimitHoldsForPipelinedCalls)
 {
+    start(limitsConfig());
     auto a = rawCaller();
     Replies replies;
     Frozen daemon(stack->daemon().pid());

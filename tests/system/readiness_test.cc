@@ -55,8 +55,7 @@ Stack::Options notified(const NotifySocket& ns, Env more = {}, std::optional<std
 
 TEST(Readiness, ReadyWaitsForXenstored)
 {
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     stack.xenstored().stop(SIGTERM);
     const std::string backend = stack.xenstored().backend();
 
@@ -109,8 +108,7 @@ TEST(Readiness, StatusFollowsTheXenstoredConnection)
 
 TEST(Readiness, SigtermWhileXenstoredIsAway)
 {
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     stack.xenstored().stop(SIGTERM);
     NotifySocket ns;
     OwnDaemon d(stack, ns.env());
@@ -221,8 +219,7 @@ TEST(Readiness, WatchdogHonoursWatchdogPid)
 {
     // sd_watchdog_enabled(3): WATCHDOG_PID names the process meant. The
     // daemon's own pid (a shell sets it to $$ and execs the daemon) → pings.
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     {
         NotifySocket ns;
         OwnDaemon d(stack, {{"NOTIFY_SOCKET", ns.path()}, {"WATCHDOG_USEC", "1000000"}}, {},
@@ -327,8 +324,7 @@ TEST(Readiness, SighupBeforeReadyDoesNotClaimReadiness)
 {
     // A reload while xenstored is still away must not tell systemd the
     // service is up.
-    Stack stack;
-    stack.stopDaemon();
+    Stack stack(withoutDaemon());
     stack.xenstored().stop(SIGTERM);
     NotifySocket ns;
     OwnDaemon d(stack, ns.env());

@@ -102,14 +102,7 @@ public:
         close(err);
     }
 
-    std::vector<std::string> lines() const
-    {
-        std::vector<std::string> out;
-        std::istringstream in(readFile(dir_ / "out"));
-        for (std::string line; std::getline(in, line);)
-            out.push_back(line);
-        return out;
-    }
+    std::vector<std::string> lines() const { return splitLines(readFile(dir_ / "out")); }
     bool has(const std::string& line) const
     {
         for (const auto& l : lines())
@@ -168,6 +161,15 @@ private:
     TempDir dir_{"xsd-own-daemon"};
     Process proc_;
 };
+
+// A stack without its own daemon, for tests that start one themselves
+// (OwnDaemon, or a daemon run until it exits).
+inline Stack::Options withoutDaemon()
+{
+    Stack::Options o;
+    o.startDaemon = false;
+    return o;
+}
 
 // Whether the daemon's bus name has an owner now, as the bus says.
 inline bool nameOwned(Stack& stack)

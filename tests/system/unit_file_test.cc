@@ -8,7 +8,6 @@
 
 #include <map>
 #include <regex>
-#include <sstream>
 
 #include "tests/harness/process.h"
 
@@ -20,20 +19,11 @@ namespace {
 const std::string unitFile = XSD_UNIT_FILE;
 const std::string daemonPath = XSD_DAEMON_INSTALL_PATH;
 
-std::vector<std::string> lines(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);)
-        out.push_back(l);
-    return out;
-}
-
 // Every "Key=value" of the file, in order (repeated keys kept).
 std::multimap<std::string, std::string> settings(const std::string& text)
 {
     std::multimap<std::string, std::string> out;
-    for (auto& l : lines(text)) {
+    for (auto& l : splitLines(text)) {
         if (l.empty() || l[0] == '#' || l[0] == '[')
             continue;
         auto eq = l.find('=');
@@ -93,7 +83,7 @@ TEST(UnitFile, VerifiesCleanly)
 {
     // Only ExecStart= differs from the file that gets installed.
     UnitWithStub copy;
-    auto original = lines(readFile(unitFile)), changed = lines(readFile(copy.unit));
+    auto original = splitLines(readFile(unitFile)), changed = splitLines(readFile(copy.unit));
     ASSERT_EQ(original.size(), changed.size());
     int differing = 0;
     for (size_t i = 0; i < original.size(); ++i)
@@ -116,7 +106,7 @@ TEST(UnitFile, UnchangedFileHasNoOtherComplaint)
         EXPECT_EQ(r.err, "");
     } else {
         std::string all = r.out + r.err;
-        EXPECT_EQ(lines(all).size(), 1u) << all;
+        EXPECT_EQ(splitLines(all).size(), 1u) << all;
         EXPECT_THAT(all, HasSubstr("Command " + daemonPath + " is not executable"));
     }
 }
