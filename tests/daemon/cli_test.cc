@@ -2,22 +2,14 @@
 // administrator or a script would use them.
 #include <gtest/gtest.h>
 
-#include "tests/harness/stack.h"
+#include "tests/harness/shared_stack.h"
 
 using namespace xsd::test;
 
 namespace {
 
-class Cli : public ::testing::Test {
+class Cli : public SharedStack<> {
 protected:
-    static void SetUpTestSuite() { stack = new Stack(); }
-    static void TearDownTestSuite()
-    {
-        delete stack;
-        stack = nullptr;
-    }
-    static Stack* stack;
-
     Output call(const std::string& method, std::vector<std::string> args)
     {
         std::vector<std::string> argv{"call", BusName, ObjectPath, Interface, method};
@@ -32,7 +24,6 @@ protected:
         return stack->gdbus(argv);
     }
 };
-Stack* Cli::stack = nullptr;
 
 }  // namespace
 

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "tests/harness/stack.h"
+#include "tests/harness/shared_stack.h"
 
 using namespace xsd::test;
 
@@ -19,17 +19,7 @@ struct BadCall {
     const char* mentions;    // the message names the rule broken
 };
 
-class Errors : public ::testing::TestWithParam<BadCall> {
-protected:
-    static void SetUpTestSuite() { stack = new Stack(); }
-    static void TearDownTestSuite()
-    {
-        delete stack;
-        stack = nullptr;
-    }
-    static Stack* stack;
-};
-Stack* Errors::stack = nullptr;
+class Errors : public SharedStack<::testing::TestWithParam<BadCall>> {};
 
 const BadCall badCalls[] = {
     {"EmptyPath", [](Client& c) { c.Read(""); }, "InvalidArgument", "empty"},
