@@ -410,19 +410,19 @@ void Client::directory(std::string_view path, TxId tx, Done<std::vector<std::str
                 // C xenstored cannot fit the list in one reply and offers
                 // DIRECTORY_PART instead; oxenstored sends it whole.
                 if (r.error().errnoName == "E2BIG" && !alive.expired())
-                    return directoryParts(p, tx, "0", {}, "", std::move(done));
+                    return directoryParts(p, tx, 0, {}, "", std::move(done));
                 done(r.error());
             });
 }
 
-void Client::directoryParts(std::string path, TxId tx, std::string offset,
+void Client::directoryParts(std::string path, TxId tx, size_t offset,
                             std::vector<std::string> collected, std::string generation,
                             Done<std::vector<std::string>> done)
 {
-    std::string payload = nulTerminated(path) + nulTerminated(offset);
+    std::string payload = nulTerminated(path) + nulTerminated(std::to_string(offset));
     std::weak_ptr<bool> alive = alive_;
     request(MessageType::DirectoryPart, tx, std::move(payload), path,
-            [this, alive, path, tx, collected = std::move(collected), generation,
+            [this, alive, path, tx, offset, collected = std::move(collected), generation,
              done = std::move(done)](Result<std::string> r) mutable {
                 if (!r)
                     return done(r.error());
@@ -439,7 +439,7 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                     // The directory changed between parts: start over.
                     if (alive.expired())
                         return;
-                    return directoryParts(path, tx, "0", {}, "", std::move(done));
+                    return directoryParts(path, tx, 0, {}, "", std::move(done));
                 }
                 std::string_view rest(pl);
                 rest.remove_prefix(genEnd + 1);
@@ -447,9 +447,9 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                 // are NULs, or it is that NUL alone (an offset at the end).
                 const bool last = rest == std::string_view("\0", 1) ||
                                   rest.ends_with(std::string_view("\0\0", 2));
-                size_t bytes = 0;
-                for (auto& n : collected)
-                    bytes += n.size() + 1;
+                // Where the next part starts: past every name so far, each
+                // with its NUL.
+                size_t bytes = offset;
                 size_t added = 0;
                 for (auto& n : splitFields(rest)) {
                     if (n.empty())
@@ -467,7 +467,7 @@ void Client::directoryParts(std::string path, TxId tx, std::string offset,
                                              "malformed reply"));
                 if (last || alive.expired())
                     return done(std::move(collected));
-                directoryParts(path, tx, std::to_string(bytes), std::move(collected), gen,
+                directoryParts(path, tx, bytes, std::move(collected), gen,
                                std::move(done));
             });
 }

@@ -113,7 +113,7 @@ private:
     // WATCH or UNWATCH: the same checks and payload, only the type differs.
     void watchRequest(MessageType type, std::string_view path, std::string_view token,
                       Done<Unit> done);
-    void directoryParts(std::string path, TxId tx, std::string offsetBytes,
+    void directoryParts(std::string path, TxId tx, size_t offsetBytes,
                         std::vector<std::string> names, std::string generation,
                         Done<std::vector<std::string>> done);
 
