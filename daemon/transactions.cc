@@ -159,9 +159,8 @@ void Transaction::finish(bool commit, std::function<void(xs::Result<bool>)> done
     registry_.openCountChanged();
     auto* client = registry_.link_.client();
     if (!client)
-        return done(xs::Error{xs::Error::Kind::Connection, "",
-                              "TRANSACTION_END: not connected to xenstored",
-                              "not connected to xenstored"});
+        return done(xs::requestError(xs::Error::Kind::Connection, "", "TRANSACTION_END",
+                                     "not connected to xenstored"));
     client->transactionEnd(tx, commit, std::move(done));
 }
 

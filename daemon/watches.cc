@@ -9,13 +9,11 @@ void WatchMultiplexer::subscribe(xs::Client* client, const std::string& subscrib
                                  const std::string& path, const std::string& token, Done done)
 {
     if (isSubscribed(subscriber, path, token))
-        return done(xs::Error{xs::Error::Kind::XenStore, "EEXIST",
-                              "WATCH " + path + ": already watching it with token '" + token + "'",
-                              "already watching it with token '" + token + "'"});
+        return done(xs::requestError(xs::Error::Kind::XenStore, "EEXIST", "WATCH " + path,
+                                     "already watching it with token '" + token + "'"));
     if (!client)
-        return done(xs::Error{xs::Error::Kind::Connection, "",
-                              "WATCH " + path + ": not connected to xenstored",
-                              "not connected to xenstored"});
+        return done(xs::requestError(xs::Error::Kind::Connection, "", "WATCH " + path,
+                                     "not connected to xenstored"));
     auto [it, fresh] = byPath_.try_emplace(path);
     Upstream& up = it->second;
     if (fresh) {

@@ -18,15 +18,6 @@ Error invalid(std::string rule)
     return {Error::Kind::Invalid, "EINVAL", rule, rule};
 }
 
-// An error about one request ("READ /a/b"), for its message.
-Error requestError(Error::Kind kind, std::string errnoName, const std::string& request,
-                   std::string reason)
-{
-    std::string message = request + ": " +
-                          (kind == Error::Kind::XenStore ? errnoName + " (" + reason + ")" : reason);
-    return {kind, std::move(errnoName), std::move(message), std::move(reason)};
-}
-
 std::string stripNul(std::string s)
 {
     if (!s.empty() && s.back() == '\0')

@@ -21,6 +21,16 @@ struct Error {
     std::string reason;     // the same without naming the request: "no such node"
 };
 
+// An error about one request ("READ /a/b"): the message names the request
+// and, when xenstored refused it, the errno.
+inline Error requestError(Error::Kind kind, std::string errnoName, const std::string& request,
+                          std::string reason)
+{
+    std::string message = request + ": " +
+                          (kind == Error::Kind::XenStore ? errnoName + " (" + reason + ")" : reason);
+    return {kind, std::move(errnoName), std::move(message), std::move(reason)};
+}
+
 using Unit = std::monostate;
 
 template <class T>
