@@ -152,31 +152,31 @@ void Transaction::finish(bool commit, std::function<void(xs::Result<bool>)> done
 {
     // The object goes now, whatever xenstored answers: the owner chose to
     // end it.
-    state_->open = false;
-    state_->reason = commit ? "committed" : "aborted";
-    xs::TxId tx = state_->tx;
     registry_.retire(*this);
-    registry_.openCountChanged();
-    auto* client = registry_.link_.client();
-    if (!client)
-        return done(xs::requestError(xs::Error::Kind::Connection, "", "TRANSACTION_END",
-                                     "not connected to xenstored"));
-    client->transactionEnd(tx, commit, std::move(done));
+    close(commit ? "committed" : "aborted", commit, registry_.link_.client(), std::move(done));
 }
 
 void Transaction::end(const std::string& reason, xs::Client* client)
 {
     if (!state_->open)
         return;
+    close(reason, false, client, [path = path_](xs::Result<bool> r) {
+        if (!r && r.error().kind != xs::Error::Kind::Connection)
+            log::warning("aborting ", path, " failed: ", r.error().message);
+    });
+}
+
+void Transaction::close(std::string reason, bool commit, xs::Client* client,
+                        std::function<void(xs::Result<bool>)> done)
+{
     state_->open = false;
-    state_->reason = reason;
+    state_->reason = std::move(reason);
     sd_event_source_set_enabled(idle_, SD_EVENT_OFF);
     registry_.openCountChanged();
-    if (client)
-        client->transactionEnd(state_->tx, false, [path = path_](xs::Result<bool> r) {
-            if (!r && r.error().kind != xs::Error::Kind::Connection)
-                log::warning("aborting ", path, " failed: ", r.error().message);
-        });
+    if (!client)
+        return done(xs::requestError(xs::Error::Kind::Connection, "", "TRANSACTION_END",
+                                     "not connected to xenstored"));
+    client->transactionEnd(state_->tx, commit, std::move(done));
 }
 
 void Transaction::armIdleTimer()

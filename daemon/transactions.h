@@ -76,7 +76,12 @@ private:
     template <class... T>
     bool admit(const Answer<T...>& a);
     Scope scope() const;
+    // Commit or Abort by the owner: the object goes at once.
     void finish(bool commit, std::function<void(xs::Result<bool>)> done);
+    // Marks it ended and sends TRANSACTION_END; done gets xenstored's
+    // answer, or a connection error when there is no client.
+    void close(std::string reason, bool commit, xs::Client* client,
+               std::function<void(xs::Result<bool>)> done);
     void armIdleTimer();
     static int onIdle(sd_event_source* s, uint64_t usec, void* self);
 
