@@ -64,4 +64,15 @@ int exitStatusFor(const sdbus::Error& error);
 // of the bus itself, a sentence that says the daemon could not be reached.
 Failure failureFor(const std::string& context, const sdbus::Error& error);
 
+// Makes a call to the daemon; its D-Bus error becomes that Failure.
+template <class F>
+auto orFailure(const std::string& context, F&& call) -> decltype(call())
+{
+    try {
+        return call();
+    } catch (const sdbus::Error& e) {
+        throw failureFor(context, e);
+    }
+}
+
 }  // namespace xsd::ctl

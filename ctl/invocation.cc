@@ -18,12 +18,8 @@ XenStoreProxy& Invocation::xenstore()
 {
     if (!xenstore_) {
         auto& c = connection();
-        try {
-            // Registering adds the bus match for WatchEvent: a bus call.
-            xenstore_ = std::make_unique<XenStoreProxy>(c);
-        } catch (const sdbus::Error& e) {
-            throw failureFor(context(), e);
-        }
+        // Registering adds the bus match for WatchEvent: a bus call.
+        xenstore_ = orFailure(context(), [&] { return std::make_unique<XenStoreProxy>(c); });
     }
     return *xenstore_;
 }

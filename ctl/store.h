@@ -36,11 +36,7 @@ protected:
     template <class F>
     auto guarded(const std::string& path, F&& call)
     {
-        try {
-            return call();
-        } catch (const sdbus::Error& e) {
-            throw failureFor(context_ + " " + path, e);
-        }
+        return orFailure(context_ + " " + path, std::forward<F>(call));
     }
 
 private:

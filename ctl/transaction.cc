@@ -26,12 +26,8 @@ unsigned transact(Invocation& inv, unsigned retries,
 {
     auto& xenstore = inv.xenstore();
     for (unsigned attempt = 1;; ++attempt) {
-        sdbus::ObjectPath objectPath;
-        try {
-            objectPath = xenstore.StartTransaction();
-        } catch (const sdbus::Error& e) {
-            throw failureFor(inv.context() + ": cannot start a transaction", e);
-        }
+        sdbus::ObjectPath objectPath = orFailure(inv.context() + ": cannot start a transaction",
+                                                 [&] { return xenstore.StartTransaction(); });
         TransactionProxy transaction(inv.connection(), objectPath);
         ProxyStore store(transaction, inv.verb);
         bool conflict = false;
@@ -47,15 +43,9 @@ unsigned transact(Invocation& inv, unsigned retries,
                 throw;
             conflict = true;
         }
-        bool committed = false;
-        if (!conflict) {
-            try {
-                committed = transaction.Commit();
-            } catch (const sdbus::Error& e) {
-                // The daemon has ended the transaction either way.
-                throw failureFor(inv.context() + ": cannot commit", e);
-            }
-        }
+        // The daemon ends the transaction whatever Commit answers.
+        bool committed = !conflict && orFailure(inv.context() + ": cannot commit",
+                                                [&] { return transaction.Commit(); });
         if (committed)
             return attempt;
         if (attempt > retries)

@@ -99,13 +99,8 @@ int runWatch(Invocation& inv)
                 daemonLeft = true;
         });
 
-    for (const auto& path : inv.args) {
-        try {
-            xenstore.Watch(path, path);
-        } catch (const sdbus::Error& e) {
-            throw failureFor(inv.context(path), e);
-        }
-    }
+    for (const auto& path : inv.args)
+        orFailure(inv.context(path), [&] { xenstore.Watch(path, path); });
 
     // Standard output may be closed (then there is nobody to tell anything).
     int out = fcntl(STDOUT_FILENO, F_GETFD) < 0 ? -1 : STDOUT_FILENO;
@@ -128,12 +123,8 @@ int runWatch(Invocation& inv)
             return ExitSuccess;
         if (daemonLeft)
             throw Failure(ExitUnavailable, "watch: xenstore-dbusd left the bus; its watches are gone");
-        try {
-            if (connection.processPendingRequest())
-                continue;
-        } catch (const sdbus::Error& e) {
-            throw failureFor(inv.context(), e);
-        }
+        if (orFailure(inv.context(), [&] { return connection.processPendingRequest(); }))
+            continue;
         // The bus hung up and sd-bus has nothing more to hand us.
         if (hangup)
             throw Failure(ExitUnavailable, "watch: the bus connection was closed");

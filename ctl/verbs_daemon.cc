@@ -20,22 +20,12 @@ uint32_t domid(const Invocation& inv)
     return *id;
 }
 
-template <class F>
-auto call(const Invocation& inv, const std::string& about, F&& f)
-{
-    try {
-        return f();
-    } catch (const sdbus::Error& e) {
-        throw failureFor(inv.context(about), e);
-    }
-}
-
 }  // namespace
 
 int runSnapshot(Invocation& inv)
 {
     std::string path = inv.args.empty() ? "/" : inv.args[0];
-    std::string text = call(inv, path, [&] { return inv.xenstore().Snapshot(path); });
+    std::string text = orFailure(inv.context(path), [&] { return inv.xenstore().Snapshot(path); });
     // Pretty-printed whether or not --json was given: it is JSON either way.
     // Keys keep the daemon's order.
     Json snapshot;
@@ -51,7 +41,8 @@ int runSnapshot(Invocation& inv)
 int runDomainPath(Invocation& inv)
 {
     uint32_t id = domid(inv);
-    std::string path = call(inv, inv.args[0], [&] { return inv.xenstore().GetDomainPath(id); });
+    std::string path =
+        orFailure(inv.context(inv.args[0]), [&] { return inv.xenstore().GetDomainPath(id); });
     if (inv.json)
         printJson(Json{{"domid", id}, {"path", path}});
     else
@@ -62,7 +53,8 @@ int runDomainPath(Invocation& inv)
 int runIntroduced(Invocation& inv)
 {
     uint32_t id = domid(inv);
-    bool introduced = call(inv, inv.args[0], [&] { return inv.xenstore().IsDomainIntroduced(id); });
+    bool introduced = orFailure(inv.context(inv.args[0]),
+                                [&] { return inv.xenstore().IsDomainIntroduced(id); });
     if (inv.json)
         printJson(Json{{"domid", id}, {"introduced", introduced}});
     else if (!inv.has("quiet"))
@@ -98,7 +90,7 @@ std::string variantText(const sdbus::Variant& v)
 
 int runStatus(Invocation& inv)
 {
-    auto properties = call(inv, "", [&] { return inv.xenstore().allProperties(); });
+    auto properties = orFailure(inv.context(""), [&] { return inv.xenstore().allProperties(); });
     // The contract's order (API.md), then anything a newer daemon adds.
     std::vector<std::string> order{"Connected", "Backend", "WatchCount", "SubscriptionCount",
                                    "TransactionCount", "Version"};
