@@ -10,12 +10,6 @@ namespace {
 
 class Cli : public SharedStack<> {
 protected:
-    Output call(const std::string& method, std::vector<std::string> args)
-    {
-        std::vector<std::string> argv{"call", BusName, ObjectPath, Interface, method};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return stack->busctl(argv);
-    }
     Output gcall(const std::string& method, std::vector<std::string> args)
     {
         std::vector<std::string> argv{"call", "--dest", BusName, "--object-path", ObjectPath,
@@ -29,26 +23,26 @@ protected:
 
 TEST_F(Cli, BusctlWritesAndReads)
 {
-    auto w = call("Write", {"ss", "/local/domain/0/name", "Domain-0"});
+    auto w = stack->busctlCall("Write", {"ss", "/local/domain/0/name", "Domain-0"});
     ASSERT_EQ(w.status, 0) << w.err;
-    auto r = call("Read", {"s", "/local/domain/0/name"});
+    auto r = stack->busctlCall("Read", {"s", "/local/domain/0/name"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "s \"Domain-0\"\n");
-    auto d = call("Directory", {"s", "/local/domain/0"});
+    auto d = stack->busctlCall("Directory", {"s", "/local/domain/0"});
     EXPECT_EQ(d.out, "as 1 \"name\"\n");
-    auto p = call("GetPermissions", {"s", "/local/domain/0/name"});
+    auto p = stack->busctlCall("GetPermissions", {"s", "/local/domain/0/name"});
     EXPECT_EQ(p.out, "as 1 \"n0\"\n");
-    auto e = call("Exists", {"s", "/local/domain/0/nothing"});
+    auto e = stack->busctlCall("Exists", {"s", "/local/domain/0/nothing"});
     EXPECT_EQ(e.out, "b false\n");
 }
 
 TEST_F(Cli, BusctlShowsTheErrorMessage)
 {
-    auto r = call("Read", {"s", "/no/such/node"});
+    auto r = stack->busctlCall("Read", {"s", "/no/such/node"});
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("ENOENT"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("/no/such/node"), std::string::npos) << r.err;
-    auto bad = call("Write", {"ss", "/a//b", "x"});
+    auto bad = stack->busctlCall("Write", {"ss", "/a//b", "x"});
     EXPECT_NE(bad.status, 0);
     EXPECT_NE(bad.err.find("'//'"), std::string::npos) << bad.err;
 }
@@ -57,7 +51,7 @@ TEST_F(Cli, BusctlTransaction)
 {
     // One busctl process per call means one bus connection per call: the
     // transaction is owned by the first busctl and goes when it exits.
-    auto t = call("StartTransaction", {});
+    auto t = stack->busctlCall("StartTransaction", {});
     ASSERT_EQ(t.status, 0) << t.err;
     EXPECT_EQ(t.out.rfind("o \"/org/xenproject/XenStore1/transaction/", 0), 0u) << t.out;
     std::string path = t.out.substr(3, t.out.size() - 5);

@@ -283,6 +283,25 @@ std::string executableByAnyone(const std::string& path)
     return copy;
 }
 
+std::vector<std::string> asNobodyCommand(const std::vector<std::string>& argv,
+                                         const std::vector<unsigned>& groups)
+{
+    std::vector<std::string> full{"setpriv", "--reuid=65534", "--regid=65534"};
+    if (groups.empty()) {
+        full.push_back("--clear-groups");
+    } else {
+        std::string list;
+        for (auto g : groups)
+            list += (list.empty() ? "" : ",") + std::to_string(g);
+        full.push_back("--groups=" + list);
+    }
+    full.insert(full.end(), argv.begin(), argv.end());
+    const auto program = full.begin() + static_cast<long>(full.size() - argv.size());
+    if (program->find('/') != std::string::npos)
+        *program = executableByAnyone(*program);
+    return full;
+}
+
 bool socketAccepts(const std::string& path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -86,6 +86,12 @@ private:
 // enter (a clone in /root, say).
 std::string executableByAnyone(const std::string& path);
 
+// `argv` as uid/gid 65534 (nobody) with only `groups` as supplementary
+// groups: the command prefixed with setpriv, its program made reachable
+// (executableByAnyone) when given as a path.
+std::vector<std::string> asNobodyCommand(const std::vector<std::string>& argv,
+                                         const std::vector<unsigned>& groups = {});
+
 // Whether something listens on the Unix socket at `path` now (its file
 // exists a moment before the listener accepts).
 bool socketAccepts(const std::string& path);

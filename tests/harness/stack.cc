@@ -143,20 +143,14 @@ Output Stack::gdbus(const std::vector<std::string>& args, const Env& env)
 
 Output Stack::asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups)
 {
-    std::vector<std::string> full{"setpriv", "--reuid=65534", "--regid=65534"};
-    if (groups.empty()) {
-        full.push_back("--clear-groups");
-    } else {
-        std::string list;
-        for (auto g : groups)
-            list += (list.empty() ? "" : ",") + std::to_string(g);
-        full.push_back("--groups=" + list);
-    }
-    full.insert(full.end(), argv.begin(), argv.end());
-    const auto program = full.begin() + static_cast<long>(full.size() - argv.size());
-    if (program->find('/') != std::string::npos)
-        *program = executableByAnyone(*program);
-    return run(full);
+    return run(asNobodyCommand(argv, groups));
+}
+
+Output Stack::busctlCall(const std::string& method, const std::vector<std::string>& args)
+{
+    std::vector<std::string> argv{"call", BusName, ObjectPath, Interface, method};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return busctl(argv);
 }
 
 std::string longPath(size_t bytes, bool absolute)

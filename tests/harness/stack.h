@@ -125,6 +125,9 @@ public:
     // busctl / gdbus against the test bus.
     Output busctl(const std::vector<std::string>& args, const Env& env = {});
     Output gdbus(const std::vector<std::string>& args, const Env& env = {});
+    // `busctl call` of a method of the daemon's main object: args are the
+    // signature, then the values.
+    Output busctlCall(const std::string& method, const std::vector<std::string>& args);
     // Any command, run as uid/gid 65534 (nobody) with only `groups`.
     Output asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups = {});
 

@@ -180,11 +180,9 @@ private:
 // busctl as an unprivileged user with no supplementary groups.
 Output busctlAsNobody(const SystemLikeBus& bus, const std::vector<std::string>& args)
 {
-    std::vector<std::string> argv = {"setpriv",  "--reuid=65534", "--regid=65534",
-                                     "--clear-groups", "busctl", "--address=" + bus.address(),
-                                     "--timeout=5"};
+    std::vector<std::string> argv = {"busctl", "--address=" + bus.address(), "--timeout=5"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv);
+    return run(asNobodyCommand(argv));
 }
 
 Output callAsNobody(const SystemLikeBus& bus, const std::string& interface,

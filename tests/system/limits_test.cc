@@ -130,7 +130,7 @@ TEST_F(Limits, WatchLimitIsPerCaller)
     // A subscription is what counts: the same path with another token too.
     EXPECT_EQ(errorOf([&] { a->Watch("/w/1", "u"); }), LimitExceeded);
     // busctl, another caller, for what a script sees.
-    auto bc = stack->busctl({"call", BusName, ObjectPath, Interface, "Watch", "ss", "/w/4", "t"});
+    auto bc = stack->busctlCall("Watch", {"ss", "/w/4", "t"});
     EXPECT_EQ(bc.status, 0) << bc.err;
 
     // The second caller is not affected.

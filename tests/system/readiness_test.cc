@@ -316,7 +316,7 @@ TEST(Readiness, SighupSaysReloadingThenReady)
     EXPECT_LT(rel, indexOf(h, "READY=1", rel + 1));
     EXPECT_THAT(stack.daemonLog(), HasSubstr("reloaded the configuration from " + stack.configPath()));
     // Still serving.
-    auto r = stack.busctl({"call", BusName, ObjectPath, Interface, "Exists", "s", "/"});
+    auto r = stack.busctlCall("Exists", {"s", "/"});
     EXPECT_EQ(r.out, "b true\n") << r.err;
 }
 

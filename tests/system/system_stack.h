@@ -90,11 +90,10 @@ class NobodyWatcher {
 public:
     NobodyWatcher(Stack& stack, const std::vector<std::pair<std::string, std::string>>& watches)
     {
-        std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534",
-                                      "--clear-groups", executableByAnyone(XSD_TEST_CLIENT),
-                                      stack.address(), "watch"};
+        std::vector<std::string> argv{XSD_TEST_CLIENT, stack.address(), "watch"};
         for (const auto& [path, token] : watches)
             argv.insert(argv.end(), {path, token});
+        argv = asNobodyCommand(argv);
         int out = open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         int err = open((dir_ / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         proc_ = Process(argv, {}, out, err);

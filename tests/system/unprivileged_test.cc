@@ -106,7 +106,7 @@ TEST_F(Unprivileged, WriteIsRefusedNamingKindAndPath)
     EXPECT_NE(xs.tool("xenstore-read", {"/pub/new"}).status, 0);
     EXPECT_EQ(xs.read("/pub/x"), "hello");
     // Root, by the first rule, may.
-    auto root = stack->busctl({"call", BusName, ObjectPath, Interface, "Write", "ss", "/pub/root", "r"});
+    auto root = stack->busctlCall("Write", {"ss", "/pub/root", "r"});
     EXPECT_EQ(root.status, 0) << root.err;
 }
 
@@ -207,7 +207,7 @@ TEST_F(Unprivileged, DomainMethodsAreRefused)
     for (auto op : {"getdomain", "introduce", "release", "resume", "set_target", "is introduced"})
         EXPECT_EQ(xs.countAccessLog({op}), 0) << op << "\n" << xs.accessLog();
     // Root may.
-    auto root = stack->busctl({"call", BusName, ObjectPath, Interface, "GetDomainPath", "u", "0"});
+    auto root = stack->busctlCall("GetDomainPath", {"u", "0"});
     EXPECT_EQ(root.out, "s \"/local/domain/0\"\n") << root.err;
 }
 
@@ -228,7 +228,7 @@ TEST_F(Unprivileged, GroupRulesAdmitBySupplementaryGroup)
 
     // The primary group counts too: setpriv --regid=65534 --clear-groups.
     EXPECT_EQ(callAsNobody(*stack, "Read", {"/primary/p"}).out, "('primary',)\n");
-    auto root = stack->busctl({"call", BusName, ObjectPath, Interface, "Read", "s", "/primary/p"});
+    auto root = stack->busctlCall("Read", {"s", "/primary/p"});
     EXPECT_EQ(root.status, 0) << root.err;
 
     // {"group": "users"}, resolved by name.
@@ -245,7 +245,7 @@ TEST_F(Unprivileged, UserRuleAdmitsByName)
     EXPECT_EQ(callAsNobody(*stack, "Read", {"/named/n"}).out, "('named',)\n");
     expectDenied("Write", {"/named/n", "x"}, "may not write /named/n");
     // Root is not nobody: the rule gives root nothing (its own rule does).
-    auto r = stack->busctl({"call", BusName, ObjectPath, Interface, "Read", "s", "/named/n"});
+    auto r = stack->busctlCall("Read", {"s", "/named/n"});
     EXPECT_EQ(r.out, "s \"named\"\n") << r.err;
 }
 
@@ -289,11 +289,11 @@ TEST(UnprivilegedWithoutConfig, OnlyRootMayDoAnything)
     EXPECT_NE(stack.xenstored().tool("xenstore-read", {"/pub/y"}).status, 0);
 
     // Root may.
-    auto w = stack.busctl({"call", BusName, ObjectPath, Interface, "Write", "ss", "/pub/y", "root"});
+    auto w = stack.busctlCall("Write", {"ss", "/pub/y", "root"});
     EXPECT_EQ(w.status, 0) << w.err;
-    auto r = stack.busctl({"call", BusName, ObjectPath, Interface, "Read", "s", "/pub/y"});
+    auto r = stack.busctlCall("Read", {"s", "/pub/y"});
     EXPECT_EQ(r.out, "s \"root\"\n") << r.err;
-    auto d = stack.busctl({"call", BusName, ObjectPath, Interface, "GetDomainPath", "u", "0"});
+    auto d = stack.busctlCall("GetDomainPath", {"u", "0"});
     EXPECT_EQ(d.out, "s \"/local/domain/0\"\n") << d.err;
 }
 
