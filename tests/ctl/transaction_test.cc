@@ -48,14 +48,10 @@ protected:
         std::string fifo = dir / "stdin";
         unlink(fifo.c_str());
         EXPECT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-        int out = open((dir / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int err = open((dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         std::vector<std::string> argv{"sh", "-c", "exec \"$@\" < \"$0\"", fifo};
         auto ctlArgs = ctlArgv(stack, args);
         argv.insert(argv.end(), ctlArgs.begin(), ctlArgs.end());
-        Fed fed{Process(argv, {}, out, err)};
-        close(out);
-        close(err);
+        Fed fed{Process::writing(argv, dir / "stdout", dir / "stderr")};
         // Blocks until the shell opens the FIFO for reading.
         fed.input = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
         EXPECT_GE(fed.input, 0);

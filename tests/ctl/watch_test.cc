@@ -26,12 +26,7 @@ protected:
     // argv running in the background, stdout and stderr to files.
     Process start(const std::vector<std::string>& argv, const std::string& name, const Env& env = {})
     {
-        int out = open((dir / (name + ".out")).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int err = open((dir / (name + ".err")).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        Process p(argv, env, out, err);
-        close(out);
-        close(err);
-        return p;
+        return Process::writing(argv, dir / (name + ".out"), dir / (name + ".err"), env);
     }
     std::string out(const std::string& name) { return readFile(dir / (name + ".out")); }
     std::string err(const std::string& name) { return readFile(dir / (name + ".err")); }

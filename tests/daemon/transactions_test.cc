@@ -112,9 +112,7 @@ TEST_F(Transactions, OnlyTheOwnerMayUseIt)
 TEST_F(Transactions, TheOwnerKilledMidTransactionLeavesNothingBehind)
 {
     TempDir dir("xsd-txowner");
-    int out = open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    Process owner({XSD_TX_OWNER, stack.address(), "/killed/key", "written"}, {}, out, -1);
-    close(out);
+    auto owner = Process::writing({XSD_TX_OWNER, stack.address(), "/killed/key", "written"}, dir / "out");
     ASSERT_TRUE(waitFor([&] { return readFile(dir / "out").find('\n') != std::string::npos; }));
     EXPECT_EQ(c->TransactionCount(), 1u);
     owner.stop(SIGKILL);

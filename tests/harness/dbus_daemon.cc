@@ -33,11 +33,9 @@ DbusDaemon::DbusDaemon(std::vector<std::string> policyFiles)
     replace("  <include>@POLICY@</include>\n", includes);
     writeFile(dir_ / "bus.conf", config);
     // Its own log: as root it complains that it cannot raise its fd limit.
-    int log = open((dir_ / "bus.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    proc_ = Process({"dbus-daemon", "--config-file=" + (dir_ / "bus.conf"), "--nofork", "--nopidfile",
-                     "--nosyslog"},
-                    {}, log, log);
-    close(log);
+    proc_ = Process::logging({"dbus-daemon", "--config-file=" + (dir_ / "bus.conf"), "--nofork",
+                              "--nopidfile", "--nosyslog"},
+                             dir_ / "bus.log");
     address_ = "unix:path=" + socket;
     if (!waitFor([&] { return socketAccepts(socket); }, std::chrono::seconds(10)))
         throw std::runtime_error("dbus-daemon did not start (config " + (dir_ / "bus.conf") + ")");

@@ -161,6 +161,34 @@ Process::Process(const std::vector<std::string>& argv, const Env& env, int stdou
 {
 }
 
+Process Process::toFiles(const std::vector<std::string>& argv, const Env& env,
+                         const std::string& stdoutPath, const std::string& stderrPath, int mode)
+{
+    auto openFile = [mode](const std::string& path) {
+        return path.empty() ? -1 : open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0644);
+    };
+    int out = openFile(stdoutPath);
+    int err = stderrPath == stdoutPath ? out : openFile(stderrPath);
+    Process p(argv, env, out, err);
+    if (out >= 0)
+        close(out);
+    if (err >= 0 && err != out)
+        close(err);
+    return p;
+}
+
+Process Process::logging(const std::vector<std::string>& argv, const std::string& path,
+                         const Env& env)
+{
+    return toFiles(argv, env, path, path, O_APPEND);
+}
+
+Process Process::writing(const std::vector<std::string>& argv, const std::string& stdoutPath,
+                         const std::string& stderrPath, const Env& env)
+{
+    return toFiles(argv, env, stdoutPath, stderrPath, O_TRUNC);
+}
+
 Process::~Process()
 {
     if (pid_ > 0)

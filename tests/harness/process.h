@@ -33,6 +33,14 @@ public:
     // stdoutFd/stderrFd: where the child's output goes (-1: inherit).
     Process(const std::vector<std::string>& argv, const Env& env = {}, int stdoutFd = -1,
             int stderrFd = -1);
+    // A child whose stdout and stderr both go to the log file at `path`,
+    // appended to: a process started again adds to the same log.
+    static Process logging(const std::vector<std::string>& argv, const std::string& path,
+                           const Env& env = {});
+    // A child whose stdout (and stderr, unless "") go to files made afresh,
+    // for the test to read.
+    static Process writing(const std::vector<std::string>& argv, const std::string& stdoutPath,
+                           const std::string& stderrPath = {}, const Env& env = {});
     ~Process();
     Process(Process&& other) noexcept;
     Process& operator=(Process&& other) noexcept;
@@ -45,6 +53,10 @@ public:
     int wait(std::chrono::milliseconds timeout);
 
 private:
+    static Process toFiles(const std::vector<std::string>& argv, const Env& env,
+                           const std::string& stdoutPath, const std::string& stderrPath,
+                           int mode);
+
     pid_t pid_ = -1;
     int status_ = -1;
 };

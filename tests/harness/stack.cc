@@ -91,9 +91,7 @@ void Stack::startDaemon()
     if (options_.verbose)
         argv.push_back("--verbose");
     argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
-    int log = open((dir_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    daemon_ = Process(argv, options_.env, log, log);
-    close(log);
+    daemon_ = Process::logging(argv, dir_ / "daemon.log", options_.env);
 }
 
 bool Stack::waitReady(std::chrono::milliseconds timeout)

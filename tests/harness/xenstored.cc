@@ -25,9 +25,7 @@ void Xenstored::start()
     if (proc_.running())
         return;
     unlink(socketPath().c_str());
-    int log = open((dir_ / "stdout.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    proc_ = Process({XSD_TEST_SANDBOX, dir(), XSD_TEST_SHIM}, {}, log, log);
-    close(log);
+    proc_ = Process::logging({XSD_TEST_SANDBOX, dir(), XSD_TEST_SHIM}, dir_ / "stdout.log");
     // Waiting for the socket file is not enough: it exists a moment before
     // oxenstored listens on it.
     if (!waitFor([&] { return socketAccepts(socketPath()); }, std::chrono::seconds(15)))

@@ -94,11 +94,7 @@ public:
         for (const auto& [path, token] : watches)
             argv.insert(argv.end(), {path, token});
         argv = asNobodyCommand(argv);
-        int out = open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int err = open((dir_ / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        proc_ = Process(argv, {}, out, err);
-        close(out);
-        close(err);
+        proc_ = Process::writing(argv, dir_ / "out", dir_ / "err");
     }
 
     std::vector<std::string> lines() const { return splitLines(readFile(dir_ / "out")); }
@@ -147,10 +143,7 @@ public:
         argv.insert(argv.end(), {Stack::daemonPath(), "--bus", stack.address(), "--xenstore",
                                  stack.xenstored().backend(), "--verbose"});
         argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-        int log = open((dir_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                       0644);
-        proc_ = Process(argv, env, log, log);
-        close(log);
+        proc_ = Process::logging(argv, dir_ / "daemon.log", env);
     }
     Process& process() { return proc_; }
     pid_t pid() const { return proc_.pid(); }

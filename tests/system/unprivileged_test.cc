@@ -349,11 +349,9 @@ TEST(CallerIdentity, AskedOfTheBusOncePerCaller)
     // the questions.
     Stack stack;
     TempDir dir("xsd-monitor");
-    int out = open((dir / "monitor").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    Process monitor({"dbus-monitor", "--address", stack.address(), "--monitor",
-                     "type='method_call',member='GetConnectionCredentials'"},
-                    {}, out, -1);
-    close(out);
+    auto monitor = Process::writing({"dbus-monitor", "--address", stack.address(), "--monitor",
+                                     "type='method_call',member='GetConnectionCredentials'"},
+                                    dir / "monitor");
     auto asked = [&] {
         std::istringstream in(readFile(dir / "monitor"));
         int n = 0;
