@@ -250,7 +250,10 @@ int Process::stop(int sig, std::chrono::milliseconds grace)
 
 Frozen::Frozen(pid_t pid) : pid_(pid)
 {
-    kill(pid_, SIGSTOP);
+    // A test that relies on a process standing still must not go on when
+    // it does not.
+    if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0)
+        throw std::runtime_error("cannot stop process " + std::to_string(pid_));
 }
 
 Frozen::~Frozen()

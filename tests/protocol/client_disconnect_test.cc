@@ -31,14 +31,6 @@ protected:
         EXPECT_EQ(client->pending(), 0u);
     }
 
-    // Stops oxenstored (so nothing gets answered) until the end of the scope,
-    // so that tearing it down does not wait out SIGTERM's grace period.
-    struct Stopped {
-        pid_t pid;
-        explicit Stopped(pid_t p) : pid(p) { EXPECT_EQ(kill(pid, SIGSTOP), 0); }
-        ~Stopped() { kill(pid, SIGCONT); }
-    };
-
     std::vector<Result<std::string>> results;
 };
 
@@ -52,9 +44,9 @@ INSTANTIATE_TEST_SUITE_P(, DeviceHangUp, ::testing::Values(Via::XenBus), viaName
 TEST_P(Disconnect, OxenstoredKilledWithRequestsInFlight)
 {
     ASSERT_TRUE(write("/k0", "v"));
-    // Stopped first, so that none of the requests can be answered: they are
+    // Frozen first, so that none of the requests can be answered: they are
     // all in flight when it dies.
-    Stopped stopped(xsd.pid());
+    xsd::test::Frozen frozen(xsd.pid());
     readMany(50);
     EXPECT_EQ(client->pending(), 50u);
     loop.runFor(50ms);
@@ -88,7 +80,7 @@ TEST_P(Disconnect, OxenstoredKilledWithRequestsInFlight)
 TEST_P(DeviceHangUp, RelayClosedFailsPendingRequests)
 {
     ASSERT_TRUE(write("/k0", "v"));
-    Stopped stopped(xsd.pid());
+    xsd::test::Frozen frozen(xsd.pid());
     readMany(10);
     loop.runOnce();  // the requests go out, to a frozen oxenstored
     relays.front()->close();
