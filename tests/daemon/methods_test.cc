@@ -45,7 +45,8 @@ TEST_F(Methods, ReadSeesWhatOthersWrote)
 
 TEST_F(Methods, ReadBytesAndWriteBytesCarryAnyBytes)
 {
-    std::string binary("\x00\x01\xff\xfe text \x80", 12);
+    // NULs first and last: nothing may end the value early.
+    std::string binary("\x00\x01\xff\xfe text \x80\x00", 12);
     c->WriteBytes("/bin/v", bytes(binary));
     EXPECT_EQ(c->ReadBytes("/bin/v"), bytes(binary));
     // Read refuses what is not text, and says to use ReadBytes.
