@@ -3,7 +3,6 @@
 // included); SIGINT, a vanished reader and a vanished daemon end it.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 

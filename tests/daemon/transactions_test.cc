@@ -2,7 +2,6 @@
 // cleanup when the owner dies.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 

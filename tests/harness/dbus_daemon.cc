@@ -1,8 +1,5 @@
 #include "tests/harness/dbus_daemon.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <stdexcept>
 
 #ifndef XSD_POLICY_FILE

@@ -1,8 +1,5 @@
 #include "tests/harness/stack.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <stdexcept>
 
 #ifndef XSD_DAEMON_PATH

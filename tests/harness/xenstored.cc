@@ -1,6 +1,5 @@
 #include "tests/harness/xenstored.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <sstream>

@@ -8,9 +8,6 @@
 
 #include <sys/types.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <optional>
 #include <sstream>
