@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -145,9 +146,8 @@ struct Rate {
     Cpu cpu;  // used during the window
 };
 
-// Calls per second with `clients` connections calling as fast as they can:
-// Ping, Read of one key all share, or Read of a key per connection
-// (/bench/own/N, which must exist).
+// Calls per second with `clients` connections making `call` as fast as
+// they can; ReadOwnKey reads /bench/own/N, which must exist.
 Rate throughput(Stack& stack, int clients, double seconds, Call call)
 {
     std::vector<std::unique_ptr<BusCaller>> callers;
@@ -273,8 +273,8 @@ int main(int argc, char** argv)
     // Each kind of call is measured `rounds` times, the kinds taking turns,
     // and the median taken: with every process on two cores, one window
     // alone swings by a tenth or more.
-    const Call kinds[] = {Call::Ping, Call::GetVersion, Call::ReadSharedKey, Call::ReadOwnKey};
-    constexpr int K = 4;
+    constexpr Call kinds[] = {Call::Ping, Call::GetVersion, Call::ReadSharedKey, Call::ReadOwnKey};
+    constexpr int K = std::size(kinds);
     // Where the CPU goes at 64 connections: per call, for each process.
     struct Usage {
         Cpu cpu;

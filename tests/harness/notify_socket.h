@@ -38,13 +38,12 @@ public:
     // received (SCM_CREDENTIALS), or -1.
     pid_t lastSender() const { return lastSender_; }
 
-    // Receives until a message has a line equal to `line` ("READY=1") or, if
-    // `line` ends with '=', a line starting with it ("STATUS="); returns that
-    // message. Messages passed over stay in history().
     // Receives until a message satisfies `wanted`; returns that message.
+    // Messages passed over stay in history().
     std::optional<std::string> waitUntil(const std::function<bool(const std::string&)>& wanted,
                                          std::chrono::milliseconds timeout);
-
+    // waitUntil a message has a line equal to `line` ("READY=1") or, if
+    // `line` ends with '=', a line starting with it ("STATUS=").
     std::optional<std::string> waitFor(std::string_view line,
                                        std::chrono::milliseconds timeout);
 
