@@ -2,7 +2,9 @@
 // watch is being placed, StartTransaction calls waiting for xenstored, calls
 // waiting for the bus to say who their caller is. Limits count them with
 // what the caller already holds, so calls sent all at once cannot pass a
-// limit. A caller's entry goes with its last such call.
+// limit. A caller's entry goes with its last such call: these calls are
+// rare, unlike those CallCounter (answer.h) counts, which keeps a caller's
+// entry at zero so that a busy caller costs no allocation per call.
 #pragma once
 
 #include <string>
