@@ -1,7 +1,6 @@
 #include "daemon/service.h"
 
 #include "daemon/log.h"
-#include "daemon/snapshot.h"
 #include "protocol/validate.h"
 #include "version.h"
 
@@ -23,7 +22,8 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
       data_(gate_),
       watches_([this](const std::string& subscriber, const std::string& path,
                       const std::string& token) { deliverWatchEvent(subscriber, path, token); }),
-      transactions_(loop, bus, gate_, data_, link_)
+      transactions_(loop, bus, gate_, data_, link_),
+      snapshots_(link_)
 {
     // A caller leaving the bus takes its subscriptions and transactions
     // with it.
@@ -207,8 +207,8 @@ void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)
     auto a = answer(std::move(result), "Snapshot", path);
     if (auto v = xs::checkPath(path))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
-    gate_.admit(a, Access::Read, path, [a, path](xs::Client& client) {
-        takeSnapshot(client, path, [a](xs::Result<std::string> json) {
+    gate_.admit(a, Access::Read, path, [this, a, path](xs::Client&) {
+        snapshots_.take(path, [a](const xs::Result<std::string>& json) {
             json ? a.ok(json.value()) : a.fail(json.error());
         });
     });

@@ -20,6 +20,7 @@
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
 #include "daemon/pending_per_caller.h"
+#include "daemon/snapshot.h"
 #include "daemon/transactions.h"
 #include "daemon/watches.h"
 #include "daemon/xenstore_link.h"
@@ -126,6 +127,7 @@ private:
     // the watch), per caller: they count against watches_per_caller too.
     PendingPerCaller watchesStarting_;
     TransactionRegistry transactions_;
+    SnapshotQueue snapshots_;
     std::function<void()> stateChanged_;
     std::function<void()> shutdownDone_;
     sd_event_source* shutdownTimer_ = nullptr;

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +118,47 @@ void takeSnapshot(xs::Client& client, const std::string& path,
                   std::function<void(xs::Result<std::string>)> done)
 {
     std::make_shared<Walk>(client, path, std::move(done))->start();
+}
+
+void SnapshotQueue::take(const std::string& path, Done done)
+{
+    waiting_.emplace_back(path, std::move(done));
+    next();
+}
+
+void SnapshotQueue::next()
+{
+    if (advancing_)
+        return;
+    advancing_ = true;
+    while (!walking_ && !waiting_.empty()) {
+        const std::string path = waiting_.front().first;
+        std::vector<Done> sharing;
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+            if (it->first != path) {
+                ++it;
+                continue;
+            }
+            sharing.push_back(std::move(it->second));
+            it = waiting_.erase(it);
+        }
+        auto* client = link_.client();
+        if (!client) {
+            const auto lost = xs::Result<std::string>(xs::requestError(
+                xs::Error::Kind::Connection, "", "snapshot of " + path, "not connected to xenstored"));
+            for (auto& done : sharing)
+                done(lost);
+            continue;
+        }
+        walking_ = true;
+        takeSnapshot(*client, path, [this, sharing = std::move(sharing)](xs::Result<std::string> json) {
+            for (auto& done : sharing)
+                done(json);
+            walking_ = false;
+            next();
+        });
+    }
+    advancing_ = false;
 }
 
 }  // namespace xsd

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <set>
 
 #include "version.h"
@@ -144,6 +145,37 @@ TEST_F(Methods, SnapshotIsNestedJson)
     // One consistent read: the daemon used one XenStore transaction.
     EXPECT_EQ(stack.xenstored().countAccessLog({"t start"}), 1);
     EXPECT_EQ(errorOf([&] { c->Snapshot("/s/nothing"); }), err("NoEntry"));
+}
+
+TEST_F(Methods, SnapshotsWaitingTogetherShareOneWalk)
+{
+    stack.xenstored().write("/s/a", "1");
+    stack.xenstored().write("/t/x", "2");
+    const int before = stack.xenstored().countAccessLog({"t start"});
+    // xenstored frozen: the first Snapshot's walk cannot end, so the others
+    // wait behind it. All are sent on one connection, in this order.
+    const std::vector<std::string> paths = {"/s", "/s", "/s", "/t", "/s"};
+    std::vector<std::future<std::string>> answers;
+    {
+        Frozen frozen(stack.xenstored().pid());
+        for (const auto& path : paths)
+            answers.push_back(c->snapshotLater(path));
+        // Answered by the daemon alone, after it has taken every call above.
+        c->Version();
+    }
+    std::vector<std::string> json;
+    for (auto& a : answers)
+        json.push_back(a.get());
+    for (size_t i = 0; i < paths.size(); ++i) {
+        auto j = nlohmann::json::parse(json[i]);
+        EXPECT_EQ(j["path"], paths[i]);
+    }
+    EXPECT_EQ(nlohmann::json::parse(json[0])["children"]["a"]["value"], "1");
+    EXPECT_EQ(nlohmann::json::parse(json[3])["children"]["x"]["value"], "2");
+    EXPECT_EQ(json[1], json[4]);
+    // The first walk; one shared by the three other /s; one for /t.
+    EXPECT_EQ(stack.xenstored().countAccessLog({"t start"}) - before, 3)
+        << stack.xenstored().accessLog();
 }
 
 TEST_F(Methods, DomainPathsAndIntroduction)

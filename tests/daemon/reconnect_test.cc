@@ -7,6 +7,8 @@
 
 #include <future>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/harness/pty_relay.h"
 #include "tests/harness/stack.h"
 
@@ -107,6 +109,30 @@ TEST(Reconnect, CallsInFlightAreAnsweredAtOnce)
         EXPECT_EQ(f.get(), Prefix + "NotConnected");
         EXPECT_LT(std::chrono::steady_clock::now() - killedAt, 1s);
     }
+}
+
+TEST(Reconnect, SnapshotsWaitingAreAnsweredWhenXenstoredGoes)
+{
+    Stack stack;
+    auto c = stack.client();
+    c->Write("/s/a", "1");
+    c->Write("/t/a", "1");
+    // One walk under way (xenstored frozen), two waiting behind it.
+    kill(stack.xenstored().pid(), SIGSTOP);
+    std::vector<std::future<std::string>> answers;
+    for (const char* path : {"/s", "/s", "/t"})
+        answers.push_back(c->snapshotLater(path));
+    c->Version();  // the daemon has taken the three
+    stack.xenstored().stop(SIGKILL);
+    for (auto& a : answers) {
+        ASSERT_EQ(a.wait_for(1s), std::future_status::ready);
+        EXPECT_EQ(a.get(), Prefix + "NotConnected");
+    }
+    // The queue goes on once xenstored is back.
+    stack.xenstored().start();
+    ASSERT_TRUE(waitFor([&] { return c->Connected(); }, 5s));
+    c->Write("/s/a", "2");
+    EXPECT_EQ(nlohmann::json::parse(c->Snapshot("/s"))["children"]["a"]["value"], "2");
 }
 
 TEST(Reconnect, DaemonStartsBeforeXenstoredAndWaits)

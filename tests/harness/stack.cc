@@ -19,6 +19,19 @@ Client::~Client()
     unregisterProxy();
 }
 
+std::future<std::string> Client::snapshotLater(const std::string& path)
+{
+    auto answer = std::make_shared<std::promise<std::string>>();
+    getProxy()
+        .callMethodAsync("Snapshot")
+        .onInterface(Interface)
+        .withArguments(path)
+        .uponReplyInvoke([answer](const sdbus::Error* e, std::string json) {
+            answer->set_value(e ? e->getName() : std::move(json));
+        });
+    return answer->get_future();
+}
+
 void Client::onWatchEvent(const std::string& path, const std::string& token)
 {
     std::lock_guard lock(mutex_);

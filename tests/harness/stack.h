@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,10 @@ public:
 
     // This client's bus connection: transactions it starts are used on it.
     sdbus::IConnection& connection() { return getProxy().getConnection(); }
+    // Sends Snapshot(path) without waiting for the answer, which the future
+    // holds: the JSON, or the error's name. Calls sent this way reach the
+    // daemon in the order they were sent.
+    std::future<std::string> snapshotLater(const std::string& path);
     std::vector<WatchEvent> events() const;
     // Waits until at least n events arrived; returns them all.
     std::vector<WatchEvent> waitForEvents(size_t n,
