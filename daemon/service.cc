@@ -208,7 +208,7 @@ void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)
     if (auto v = xs::checkPath(path))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
     gate_.admit(a, Access::Read, path, [this, a, path](xs::Client&) {
-        snapshots_.take(path, [a](const xs::Result<std::string>& json) {
+        snapshots_.take(a.sender(), path, [a](const xs::Result<std::string>& json) {
             json ? a.ok(json.value()) : a.fail(json.error());
         });
     });
@@ -282,6 +282,7 @@ void Service::callerLeft(const std::string& name)
     bool held = watches_.subscriptionsOf(name) > 0;
     watches_.dropSubscriber(link_.client(), name);
     transactions_.ownerLeft(name);
+    snapshots_.forget(name);
     callers_.forget(name);
     gate_.calls()->forget(name);
     if (held)

@@ -120,10 +120,43 @@ void takeSnapshot(xs::Client& client, const std::string& path,
     std::make_shared<Walk>(client, path, std::move(done))->start();
 }
 
-void SnapshotQueue::take(const std::string& path, Done done)
+void SnapshotQueue::take(const std::string& sender, const std::string& path, Done done)
 {
-    waiting_.emplace_back(path, std::move(done));
+    auto& mine = waiting_[sender];
+    if (mine.empty())
+        turns_.push_back(sender);
+    mine.push_back({path, std::move(done)});
     next();
+}
+
+void SnapshotQueue::forget(const std::string& sender)
+{
+    if (waiting_.erase(sender))
+        std::erase(turns_, sender);
+}
+
+auto SnapshotQueue::nextWalk() -> std::pair<std::string, std::vector<Done>>
+{
+    const std::string sender = turns_.front();
+    turns_.pop_front();
+    std::string path = waiting_[sender].front().path;
+    std::vector<Done> sharing;
+    for (auto& entry : waiting_) {
+        auto& queue = entry.second;
+        for (auto it = queue.begin(); it != queue.end();) {
+            if (it->path != path) {
+                ++it;
+                continue;
+            }
+            sharing.push_back(std::move(it->done));
+            it = queue.erase(it);
+        }
+    }
+    std::erase_if(turns_, [this](const std::string& s) { return waiting_[s].empty(); });
+    if (!waiting_[sender].empty())
+        turns_.push_back(sender);
+    std::erase_if(waiting_, [](const auto& entry) { return entry.second.empty(); });
+    return {std::move(path), std::move(sharing)};
 }
 
 void SnapshotQueue::next()
@@ -131,17 +164,8 @@ void SnapshotQueue::next()
     if (advancing_)
         return;
     advancing_ = true;
-    while (!walking_ && !waiting_.empty()) {
-        const std::string path = waiting_.front().first;
-        std::vector<Done> sharing;
-        for (auto it = waiting_.begin(); it != waiting_.end();) {
-            if (it->first != path) {
-                ++it;
-                continue;
-            }
-            sharing.push_back(std::move(it->second));
-            it = waiting_.erase(it);
-        }
+    while (!walking_ && !turns_.empty()) {
+        auto [path, sharing] = nextWalk();
         auto* client = link_.client();
         if (!client) {
             const auto lost = xs::Result<std::string>(xs::requestError(

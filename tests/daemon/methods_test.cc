@@ -178,6 +178,57 @@ TEST_F(Methods, SnapshotsWaitingTogetherShareOneWalk)
         << stack.xenstored().accessLog();
 }
 
+TEST_F(Methods, SnapshotCallersTakeTurns)
+{
+    for (const char* path : {"/a1", "/a2", "/a3", "/b"})
+        stack.xenstored().write(std::string(path) + "/k", "v");
+    auto other = stack.client();
+    std::vector<std::future<std::string>> answers;
+    {
+        Frozen frozen(stack.xenstored().pid());
+        for (const char* path : {"/a1", "/a2", "/a3"})
+            answers.push_back(c->snapshotLater(path));
+        c->Version();  // c's three are in line before other's
+        answers.push_back(other->snapshotLater("/b"));
+        other->Version();
+    }
+    for (auto& a : answers)
+        EXPECT_EQ(nlohmann::json::parse(a.get())["children"]["k"]["value"], "v");
+    // Walks in the order: /a1 (at once), then turns: c's /a2, other's /b,
+    // c's /a3. Each walk's first request on its own path is its READ.
+    const std::string log = stack.xenstored().accessLog();
+    auto walked = [&](const std::string& path) { return log.find(" " + path + " \n"); };
+    EXPECT_LT(walked("/a1"), walked("/a2")) << log;
+    EXPECT_LT(walked("/a2"), walked("/b")) << log;
+    EXPECT_LT(walked("/b"), walked("/a3")) << log;
+    EXPECT_NE(walked("/a3"), std::string::npos) << log;
+}
+
+TEST_F(Methods, SnapshotsOfACallerThatLeftAreNotTaken)
+{
+    for (const char* path : {"/x1", "/x2", "/y"})
+        stack.xenstored().write(std::string(path) + "/k", "v");
+    auto leaver = stack.client();
+    leaver->Watch("/x1", "t");  // to see when the daemon knows it left
+    ASSERT_EQ(c->SubscriptionCount(), 1u);
+    auto stays = stack.client();
+    std::future<std::string> answer;
+    {
+        Frozen frozen(stack.xenstored().pid());
+        auto walking = leaver->snapshotLater("/x1");
+        auto waiting = leaver->snapshotLater("/x2");
+        leaver->Version();  // the daemon has taken both
+        leaver.reset();
+        ASSERT_TRUE(waitFor([&] { return c->SubscriptionCount() == 0u; }));
+        answer = stays->snapshotLater("/y");
+        stays->Version();
+    }
+    EXPECT_EQ(nlohmann::json::parse(answer.get())["path"], "/y");
+    // /x1 was under way; /x2 would have come before /y.
+    EXPECT_EQ(stack.xenstored().countAccessLog({"read", "/x2/k"}), 0) << stack.xenstored().accessLog();
+    EXPECT_EQ(stack.xenstored().countAccessLog({"read", "/y/k"}), 1);
+}
+
 TEST_F(Methods, DomainPathsAndIntroduction)
 {
     EXPECT_EQ(c->GetDomainPath(0), "/local/domain/0");
