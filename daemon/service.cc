@@ -1,5 +1,7 @@
 #include "daemon/service.h"
 
+#include <poll.h>
+
 #include "daemon/log.h"
 #include "protocol/validate.h"
 #include "version.h"
@@ -22,6 +24,14 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
       data_(gate_),
       watches_([this](const std::string& subscriber, const std::string& path,
                       const std::string& token) { deliverWatchEvent(subscriber, path, token); }),
+      outbox_(loop,
+              {[this](const std::string& subscriber, const std::string& path,
+                      const std::string& token) { return emitWatchEvent(subscriber, path, token); },
+               [this] { return busWriting(); },
+               [this](const std::string& subscriber) {
+                   for (const auto& [path, token] : watches_.watchedBy(subscriber))
+                       deliverWatchEvent(subscriber, path, token);
+               }}),
       transactions_(loop, bus, gate_, data_, link_),
       snapshots_(link_)
 {
@@ -56,6 +66,7 @@ void Service::setConfig(std::shared_ptr<const Config> config)
 {
     transactions_.setPerCallerLimit(config->limits.transactionsPerCaller);
     transactions_.setIdleTimeoutSeconds(config->limits.transactionIdleTimeoutS);
+    outbox_.setBacklogLimit(config->limits.queuedWatchEvents);
     gate_.setConfig(std::move(config));
 }
 
@@ -183,6 +194,12 @@ void Service::deliverWatchEvent(const std::string& subscriber, const std::string
     const Caller* who = gate_.caller(subscriber);
     if (!who || !gate_.allows(*who, Access::Watch, path))
         return;
+    outbox_.send(subscriber, path, token);
+}
+
+std::optional<std::string> Service::emitWatchEvent(const std::string& subscriber,
+                                                   const std::string& path, const std::string& token)
+{
     try {
         auto signal = getObject().createSignal(INTERFACE_NAME, "WatchEvent");
         signal << path << token;
@@ -190,7 +207,17 @@ void Service::deliverWatchEvent(const std::string& subscriber, const std::string
         signal.setDestination(subscriber);
         getObject().emitSignal(signal);
     } catch (const sdbus::Error& e) {
-        log::warning("cannot send a watch event to ", subscriber, ": ", e.getMessage());
+        return e.getMessage();
+    }
+    return std::nullopt;
+}
+
+bool Service::busWriting()
+{
+    try {
+        return (bus_.getEventLoopPollData().events & POLLOUT) != 0;
+    } catch (const sdbus::Error&) {
+        return false;  // a broken bus takes nothing: the sends will say so
     }
 }
 
@@ -283,6 +310,7 @@ void Service::callerLeft(const std::string& name)
     watches_.dropSubscriber(link_.client(), name);
     transactions_.ownerLeft(name);
     snapshots_.forget(name);
+    outbox_.forget(name);
     callers_.forget(name);
     gate_.calls()->forget(name);
     if (held)

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "daemon/pending_per_caller.h"
 #include "daemon/snapshot.h"
 #include "daemon/transactions.h"
+#include "daemon/watch_event_outbox.h"
 #include "daemon/watches.h"
 #include "daemon/xenstore_link.h"
 #include "dbus/callers.h"
@@ -109,6 +111,11 @@ private:
 
     void deliverWatchEvent(const std::string& subscriber, const std::string& path,
                            const std::string& token);
+    // nullopt when sd-bus took it; else why not.
+    std::optional<std::string> emitWatchEvent(const std::string& subscriber,
+                                              const std::string& path, const std::string& token);
+    // Whether sd-bus still has messages to write out.
+    bool busWriting();
     void callerLeft(const std::string& name);
     void onConnected();
     void onDisconnected(const std::string& reason);
@@ -126,6 +133,7 @@ private:
     // Watch calls admitted but not yet subscribed (XenStore still placing
     // the watch), per caller: they count against watches_per_caller too.
     PendingPerCaller watchesStarting_;
+    WatchEventOutbox outbox_;
     TransactionRegistry transactions_;
     SnapshotQueue snapshots_;
     std::function<void()> stateChanged_;

@@ -212,4 +212,13 @@ size_t WatchMultiplexer::subscriptionsOf(const std::string& subscriber) const
     return it == bySubscriber_.end() ? 0 : it->second.size();
 }
 
+std::vector<std::pair<std::string, std::string>> WatchMultiplexer::watchedBy(
+    const std::string& subscriber) const
+{
+    auto it = bySubscriber_.find(subscriber);
+    if (it == bySubscriber_.end())
+        return {};
+    return {it->second.begin(), it->second.end()};
+}
+
 }  // namespace xsd

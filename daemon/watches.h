@@ -63,6 +63,8 @@ public:
     size_t watchCount() const;
     size_t subscriptionCount() const { return subscriptions_; }
     size_t subscriptionsOf(const std::string& subscriber) const;
+    // What the subscriber watches: (path, token) of each subscription.
+    std::vector<std::pair<std::string, std::string>> watchedBy(const std::string& subscriber) const;
 
 private:
     using Key = std::pair<std::string, std::string>;  // (subscriber, token)

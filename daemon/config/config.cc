@@ -42,6 +42,7 @@ constexpr LimitField limitFields[] = {
     {"transactions_per_caller", &Limits::transactionsPerCaller, 1024},
     {"pending_calls_per_caller", &Limits::pendingCallsPerCaller, 65536},
     {"transaction_idle_timeout_s", &Limits::transactionIdleTimeoutS, 86400},
+    {"queued_watch_events", &Limits::queuedWatchEvents, 16777216},
 };
 
 constexpr Access allKinds[] = {Access::Read, Access::Write, Access::Watch, Access::Admin};

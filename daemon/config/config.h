@@ -27,6 +27,8 @@ struct Limits {
     unsigned transactionsPerCaller = 8;
     unsigned pendingCallsPerCaller = 64;
     unsigned transactionIdleTimeoutS = 60;
+    // Not per caller: watch events the daemon holds while the bus is behind.
+    unsigned queuedWatchEvents = 262144;
 };
 
 struct Rule {

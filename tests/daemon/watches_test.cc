@@ -3,6 +3,7 @@
 // cleanup when a subscriber unwatches or leaves the bus.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "tests/harness/stack.h"
 
 using namespace xsd::test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -179,4 +181,75 @@ TEST_F(Watches, RemovingAParentReportsTheWatchedPath)
     auto ev = c->waitForEvents(2);
     ASSERT_EQ(ev.size(), 2u);
     EXPECT_EQ(ev[1], (WatchEvent{"/parent/child/leaf", "t"}));
+}
+
+// Waits until `pid` has used no CPU for 300 ms: it has done what it was
+// given (here: the events of a burst, while nothing else can reach it).
+void waitIdle(pid_t pid)
+{
+    double last = cpuSeconds(pid);
+    for (int quiet = 0, i = 0; quiet < 3 && i < 300; ++i) {
+        std::this_thread::sleep_for(100ms);
+        double now = cpuSeconds(pid);
+        quiet = now == last ? quiet + 1 : 0;
+        last = now;
+    }
+}
+
+TEST(WatchesUnderPressure, SubscribersThatLostEventsGetTheirWatchedPathsEventAgain)
+{
+    Stack::Options options;
+    options.verbose = false;
+    options.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch"]}],
+                         "limits": {"queued_watch_events": 5000}})";
+    Stack stack(options);
+    auto c = stack.client();
+    c->Watch("/f", "mine");
+    ASSERT_EQ(c->waitForEvents(1).size(), 1u);
+    // Subscribers that never read (no event loop): dbus-daemon keeps their
+    // events, and with them each change makes the daemon send 101 signals.
+    std::vector<std::unique_ptr<sdbus::IConnection>> silent;
+    for (int i = 0; i < 100; ++i) {
+        silent.push_back(sdbus::createSessionBusConnectionWithAddress(stack.address()));
+        sdbus::createProxy(*silent.back(), BusName, ObjectPath)
+            ->callMethod("Watch")
+            .onInterface(Interface)
+            .withArguments(std::string("/f"), std::string("t"));
+    }
+    auto burst = [&](int writes, const std::string& value) {
+        std::vector<std::string> args;
+        for (int i = 0; i < writes; ++i) {
+            args.push_back("/f/" + std::to_string(i));
+            args.push_back(value);
+        }
+        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
+        waitIdle(stack.daemon().pid());
+    };
+    const std::string losing = "watch events are being lost";
+    {
+        // dbus-daemon stopped: the kernel buffers some 15 MB of signals
+        // (~75,000), sd-bus is handed a window of 1024 more, the daemon
+        // holds 5000, and loses the rest of 1000 × 101.
+        Frozen frozen(stack.bus().pid());
+        burst(1000, "first");
+        ASSERT_NE(stack.daemonLog().find(losing), std::string::npos) << stack.daemonLog();
+        burst(10, "last");  // lost for every subscriber, c included
+    }
+    EXPECT_TRUE(waitFor(
+        [&] { return stack.daemonLog().find("the bus has caught up") != std::string::npos; }, 60s))
+        << stack.daemonLog();
+    // Whatever c lost, an event for /f itself tells it to read /f afresh.
+    EXPECT_TRUE(waitFor(
+        [&] {
+            auto ev = c->events();
+            return std::find(ev.begin() + 1, ev.end(), WatchEvent{"/f", "mine"}) != ev.end();
+        },
+        60s));
+    // Two log lines for the whole episode, not one per lost event.
+    auto log = stack.daemonLog();
+    size_t lines = 0;
+    for (size_t at = log.find(losing); at != std::string::npos; at = log.find(losing, at + 1))
+        ++lines;
+    EXPECT_EQ(lines, 1u) << log;
+    EXPECT_EQ(c->Read("/f/0"), "last");
 }

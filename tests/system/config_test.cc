@@ -123,6 +123,9 @@ TEST(ConfigFile, OmittedPartsTakeApiDefaults)
     EXPECT_EQ(c.limits.watchesPerCaller, 256u);
     EXPECT_EQ(c.limits.pendingCallsPerCaller, 64u);
     EXPECT_EQ(c.limits.transactionIdleTimeoutS, 60u);
+    EXPECT_EQ(c.limits.queuedWatchEvents, 262144u);
+    EXPECT_EQ(parse(R"({"access": [], "limits": {"queued_watch_events": 5000}})").limits.queuedWatchEvents,
+              5000u);
 }
 
 TEST(ConfigFile, EmptyRuleListIsAllowedButNoRuleListIsNot)
