@@ -42,19 +42,39 @@ private:
         auto self = shared_from_this();
         outstanding_ += 2;
         client_.read(path, tx_, [self, &node](xs::Result<std::string> r) {
-            if (r)
+            if (r) {
                 node.value = std::move(r.value());
+                self->count(node.value.size());
+            }
             self->settle(r ? std::nullopt : std::optional<xs::Error>(r.error()));
         });
         client_.directory(path, tx_, [self, &node, path](xs::Result<std::vector<std::string>> r) {
             if (r && !self->error_) {
                 for (auto& name : r.value()) {
+                    self->count(name.size());
                     auto& child = node.children[name];
                     self->visit(child, path == "/" ? "/" + name : path + "/" + name);
                 }
             }
             self->settle(r ? std::nullopt : std::optional<xs::Error>(r.error()));
         });
+    }
+
+    // JSON is never shorter than the names and values it holds.
+    void count(size_t bytes)
+    {
+        read_ += bytes;
+        if (read_ > MaxSnapshotBytes && !error_)
+            error_ = tooBig("holds more than " + mib() + " of names and values alone");
+    }
+
+    static std::string mib() { return std::to_string(MaxSnapshotBytes >> 20) + " MiB"; }
+
+    xs::Error tooBig(const std::string& size) const
+    {
+        return xs::requestError(xs::Error::Kind::XenStore, "E2BIG", "snapshot of " + path_,
+                                "the subtree " + size + "; one answer carries at most " + mib() +
+                                    " of JSON: snapshot smaller subtrees");
     }
 
     void settle(std::optional<xs::Error> error)
@@ -68,7 +88,10 @@ private:
         client_.transactionEnd(tx_, false, [self](xs::Result<bool>) {
             if (self->error_)
                 return self->finish(*self->error_);
-            self->finish(self->render());
+            std::string json = self->render();
+            if (json.size() > MaxSnapshotBytes)
+                return self->finish(self->tooBig("makes " + std::to_string(json.size()) + " bytes of JSON"));
+            self->finish(std::move(json));
         });
     }
 
@@ -109,6 +132,7 @@ private:
     xs::TxId tx_ = 0;
     Node root_;
     int outstanding_ = 0;
+    size_t read_ = 0;  // bytes of names and values so far
     std::optional<xs::Error> error_;
 };
 

@@ -147,6 +147,33 @@ TEST_F(Methods, SnapshotIsNestedJson)
     EXPECT_EQ(errorOf([&] { c->Snapshot("/s/nothing"); }), err("NoEntry"));
 }
 
+TEST_F(Methods, SnapshotTooLargeForOneMessageIsTooBig)
+{
+    // dbus-daemon drops a sender whose message passes its limit (32 MiB):
+    // the daemon must refuse such an answer rather than send it. Values of
+    // control characters grow sixfold in JSON (\u0001): 2800 nodes of 2000
+    // such bytes make 34 MB of JSON from 5.6 MB of XenStore.
+    const std::string control(2000, '\x01');
+    for (int part = 0; part < 4; ++part) {
+        std::vector<std::string> args;
+        for (int i = 0; i < 700; ++i) {
+            args.push_back("/big/" + std::to_string(part) + "/" + std::to_string(i));
+            args.push_back(control);
+        }
+        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
+    }
+    try {
+        c->Snapshot("/big");
+        ADD_FAILURE() << "a snapshot of 34 MB of JSON was sent";
+    } catch (const sdbus::Error& e) {
+        EXPECT_EQ(e.getName(), err("TooBig"));
+        EXPECT_NE(e.getMessage().find("bytes of JSON"), std::string::npos) << e.getMessage();
+        EXPECT_NE(e.getMessage().find("smaller subtrees"), std::string::npos) << e.getMessage();
+    }
+    // Still on the bus, and a part of it is fine.
+    EXPECT_EQ(nlohmann::json::parse(c->Snapshot("/big/0"))["children"].size(), 700u);
+}
+
 TEST_F(Methods, SnapshotsWaitingTogetherShareOneWalk)
 {
     stack.xenstored().write("/s/a", "1");
