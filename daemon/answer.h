@@ -12,9 +12,12 @@
 // is answered).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <sdbus-c++/Error.h>
 #include <sdbus-c++/MethodResult.h>
@@ -24,6 +27,30 @@
 #include "protocol/result.h"
 
 namespace xsd {
+
+// The largest answer the daemon sends. dbus-daemon drops the connection of
+// a sender whose message passes its limit (32 MiB on the system bus by
+// default): a larger answer would cut the daemon off the bus. Past this,
+// the caller gets TooBig instead.
+inline constexpr size_t MaxAnswerBytes = 16 * 1024 * 1024;
+
+// Bytes an answer's value takes in a message, near enough to compare with
+// MaxAnswerBytes: strings and arrays grow with what xenstored holds, the
+// rest is a few bytes.
+inline size_t answerBytes(const std::string& s) { return s.size() + 5; }
+inline size_t answerBytes(const std::vector<std::string>& v)
+{
+    size_t n = 4;
+    for (const auto& s : v)
+        n += s.size() + 8;  // length, NUL, alignment
+    return n;
+}
+inline size_t answerBytes(const std::vector<uint8_t>& v) { return v.size() + 4; }
+template <class T>
+size_t answerBytes(const T&)
+{
+    return 8;
+}
 
 // Calls in flight per sender.
 class CallCounter {
@@ -68,6 +95,11 @@ public:
 
     void ok(const T&... values) const
     {
+        if (const size_t bytes = (size_t{0} + ... + answerBytes(values)); bytes > MaxAnswerBytes)
+            return fail(errors::nameForErrno("E2BIG"),
+                        what() + ": the answer would take " + std::to_string(bytes) +
+                            " bytes, more than the " + std::to_string(MaxAnswerBytes >> 20) +
+                            " MiB the daemon sends in one message");
         if (!claim())
             return;
         try {

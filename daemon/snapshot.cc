@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/answer.h"
 #include "dbus/text.h"
 
 namespace xsd {
@@ -64,11 +65,11 @@ private:
     void count(size_t bytes)
     {
         read_ += bytes;
-        if (read_ > MaxSnapshotBytes && !error_)
+        if (read_ > MaxAnswerBytes && !error_)
             error_ = tooBig("holds more than " + mib() + " of names and values alone");
     }
 
-    static std::string mib() { return std::to_string(MaxSnapshotBytes >> 20) + " MiB"; }
+    static std::string mib() { return std::to_string(MaxAnswerBytes >> 20) + " MiB"; }
 
     xs::Error tooBig(const std::string& size) const
     {
@@ -89,7 +90,7 @@ private:
             if (self->error_)
                 return self->finish(*self->error_);
             std::string json = self->render();
-            if (json.size() > MaxSnapshotBytes)
+            if (json.size() > MaxAnswerBytes)
                 return self->finish(self->tooBig("makes " + std::to_string(json.size()) + " bytes of JSON"));
             self->finish(std::move(json));
         });

@@ -2,7 +2,6 @@
 // shows existed together, rendered as nested JSON (API.md, Snapshot).
 #pragma once
 
-#include <cstddef>
 #include <deque>
 #include <functional>
 #include <string>
@@ -15,16 +14,10 @@
 
 namespace xsd {
 
-// The largest JSON a snapshot answers with. dbus-daemon drops the
-// connection of a sender whose message is larger than its limit (32 MiB on
-// the system bus by default): a larger answer would cut the daemon off the
-// bus. Past this, Snapshot fails with TooBig (E2BIG) and the caller can
-// snapshot smaller subtrees.
-inline constexpr size_t MaxSnapshotBytes = 16 * 1024 * 1024;
-
 // All reads of the walk are pipelined on the one connection; the
-// transaction is then aborted (nothing was written). The walk stops early
-// once what it read alone passes MaxSnapshotBytes.
+// transaction is then aborted (nothing was written). JSON larger than an
+// answer may be (MaxAnswerBytes) fails with E2BIG, saying to snapshot
+// smaller subtrees; the walk stops early once what it read alone is more.
 void takeSnapshot(xs::Client& client, const std::string& path,
                   std::function<void(xs::Result<std::string> json)> done);
 

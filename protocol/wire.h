@@ -53,9 +53,13 @@ inline constexpr size_t HeaderSize = 16;
 inline constexpr size_t PayloadMax = 4096;
 inline constexpr size_t AbsPathMax = 3072;
 inline constexpr size_t RelPathMax = 2048;
-// What xenstored *replies* can be larger (oxenstored sends a whole DIRECTORY
-// in one reply); anything above this bound is treated as a corrupt stream.
-inline constexpr size_t ReplyPayloadMax = 1u << 20;
+// What xenstored *replies* can be larger: oxenstored sends a whole DIRECTORY
+// in one reply, 2 MB for a guest's 1000 entries of 2 KB names (its quotas
+// allow that), 17 MB seen for a node dom0 filled. Anything above this bound
+// is treated as a corrupt stream and the connection is made again, so it
+// sits well above what a guest can cause and what one D-Bus answer can
+// carry (16 MiB).
+inline constexpr size_t ReplyPayloadMax = 32u << 20;
 
 struct Header {
     MessageType type = MessageType::Invalid;

@@ -174,6 +174,32 @@ TEST_F(Methods, SnapshotTooLargeForOneMessageIsTooBig)
     EXPECT_EQ(nlohmann::json::parse(c->Snapshot("/big/0"))["children"].size(), 700u);
 }
 
+TEST_F(Methods, DirectoryTooLargeForOneMessageIsTooBig)
+{
+    // Any answer, not only Snapshot: 9600 children with names of 1900
+    // bytes list as 18 MB, which oxenstored sends in one reply.
+    const std::string stem(1890, 'n');
+    for (int part = 0; part < 12; ++part) {
+        std::vector<std::string> args;
+        for (int i = 0; i < 800; ++i) {
+            args.push_back("/d/" + stem + std::to_string(part * 1000 + i));
+            args.push_back("");
+        }
+        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
+    }
+    try {
+        c->Directory("/d");
+        ADD_FAILURE() << "a listing of 18 MB was sent";
+    } catch (const sdbus::Error& e) {
+        EXPECT_EQ(e.getName(), err("TooBig"));
+        EXPECT_NE(e.getMessage().find("Directory /d: the answer would take"), std::string::npos)
+            << e.getMessage();
+    }
+    // The connection to xenstored was kept: no reconnection was logged.
+    EXPECT_TRUE(c->Exists("/d"));
+    EXPECT_EQ(stack.daemonLog().find("lost the connection"), std::string::npos) << stack.daemonLog();
+}
+
 TEST_F(Methods, SnapshotsWaitingTogetherShareOneWalk)
 {
     stack.xenstored().write("/s/a", "1");
