@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <future>
 #include <set>
 
@@ -23,7 +24,34 @@ protected:
     std::unique_ptr<Client> c = stack.client();
 
     std::string err(const char* name) { return std::string(ErrorPrefix) + name; }
+
+    // Nodes `stem`0 … `stem`<count-1>, each holding `value`, written by
+    // xenstore-write in batches that fit one command line.
+    void writeNodes(const std::string& stem, int count, const std::string& value)
+    {
+        for (int first = 0; first < count; first += 700) {
+            std::vector<std::string> args;
+            for (int i = first; i < std::min(count, first + 700); ++i) {
+                args.push_back(stem + std::to_string(i));
+                args.push_back(value);
+            }
+            ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
+        }
+    }
 };
+
+// The error a call failed with; a test failure if it succeeded.
+template <class F>
+sdbus::Error failure(F&& f)
+{
+    try {
+        f();
+    } catch (const sdbus::Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "the call succeeded";
+    return sdbus::Error("", "");
+}
 
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
@@ -153,48 +181,24 @@ TEST_F(Methods, SnapshotTooLargeForOneMessageIsTooBig)
     // the daemon must refuse such an answer rather than send it. Values of
     // control characters grow sixfold in JSON (\u0001): 2800 nodes of 2000
     // such bytes make 34 MB of JSON from 5.6 MB of XenStore.
-    const std::string control(2000, '\x01');
-    for (int part = 0; part < 4; ++part) {
-        std::vector<std::string> args;
-        for (int i = 0; i < 700; ++i) {
-            args.push_back("/big/" + std::to_string(part) + "/" + std::to_string(i));
-            args.push_back(control);
-        }
-        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
-    }
-    try {
-        c->Snapshot("/big");
-        ADD_FAILURE() << "a snapshot of 34 MB of JSON was sent";
-    } catch (const sdbus::Error& e) {
-        EXPECT_EQ(e.getName(), err("TooBig"));
-        EXPECT_NE(e.getMessage().find("bytes of JSON"), std::string::npos) << e.getMessage();
-        EXPECT_NE(e.getMessage().find("smaller subtrees"), std::string::npos) << e.getMessage();
-    }
+    writeNodes("/big/n", 2800, std::string(2000, '\x01'));
+    auto e = failure([&] { c->Snapshot("/big"); });
+    EXPECT_EQ(e.getName(), err("TooBig"));
+    EXPECT_NE(e.getMessage().find("bytes of JSON"), std::string::npos) << e.getMessage();
+    EXPECT_NE(e.getMessage().find("smaller subtrees"), std::string::npos) << e.getMessage();
     // Still on the bus, and a part of it is fine.
-    EXPECT_EQ(nlohmann::json::parse(c->Snapshot("/big/0"))["children"].size(), 700u);
+    EXPECT_EQ(nlohmann::json::parse(c->Snapshot("/big/n0"))["value"].get<std::string>().size(), 2000u);
 }
 
 TEST_F(Methods, DirectoryTooLargeForOneMessageIsTooBig)
 {
     // Any answer, not only Snapshot: 9600 children with names of 1900
     // bytes list as 18 MB, which oxenstored sends in one reply.
-    const std::string stem(1890, 'n');
-    for (int part = 0; part < 12; ++part) {
-        std::vector<std::string> args;
-        for (int i = 0; i < 800; ++i) {
-            args.push_back("/d/" + stem + std::to_string(part * 1000 + i));
-            args.push_back("");
-        }
-        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
-    }
-    try {
-        c->Directory("/d");
-        ADD_FAILURE() << "a listing of 18 MB was sent";
-    } catch (const sdbus::Error& e) {
-        EXPECT_EQ(e.getName(), err("TooBig"));
-        EXPECT_NE(e.getMessage().find("Directory /d: the answer would take"), std::string::npos)
-            << e.getMessage();
-    }
+    writeNodes("/d/" + std::string(1890, 'n'), 9600, "");
+    auto e = failure([&] { c->Directory("/d"); });
+    EXPECT_EQ(e.getName(), err("TooBig"));
+    EXPECT_NE(e.getMessage().find("Directory /d: the answer would take"), std::string::npos)
+        << e.getMessage();
     // The connection to xenstored was kept: no reconnection was logged.
     EXPECT_TRUE(c->Exists("/d"));
     EXPECT_EQ(stack.daemonLog().find("lost the connection"), std::string::npos) << stack.daemonLog();
