@@ -193,8 +193,7 @@ void SnapshotQueue::next()
         auto [path, sharing] = nextWalk();
         auto* client = link_.client();
         if (!client) {
-            const auto lost = xs::Result<std::string>(xs::requestError(
-                xs::Error::Kind::Connection, "", "snapshot of " + path, "not connected to xenstored"));
+            const auto lost = xs::Result<std::string>(xs::notConnected("snapshot of " + path));
             for (auto& done : sharing)
                 done(lost);
             continue;

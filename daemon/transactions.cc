@@ -174,8 +174,7 @@ void Transaction::close(std::string reason, bool commit, xs::Client* client,
     sd_event_source_set_enabled(idle_, SD_EVENT_OFF);
     registry_.openCountChanged();
     if (!client)
-        return done(xs::requestError(xs::Error::Kind::Connection, "", "TRANSACTION_END",
-                                     "not connected to xenstored"));
+        return done(xs::notConnected("TRANSACTION_END"));
     client->transactionEnd(state_->tx, commit, std::move(done));
 }
 

@@ -12,8 +12,7 @@ void WatchMultiplexer::subscribe(xs::Client* client, const std::string& subscrib
         return done(xs::requestError(xs::Error::Kind::XenStore, "EEXIST", "WATCH " + path,
                                      "already watching it with token '" + token + "'"));
     if (!client)
-        return done(xs::requestError(xs::Error::Kind::Connection, "", "WATCH " + path,
-                                     "not connected to xenstored"));
+        return done(xs::notConnected("WATCH " + path));
     auto [it, fresh] = byPath_.try_emplace(path);
     Upstream& up = it->second;
     if (fresh) {

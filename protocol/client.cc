@@ -129,7 +129,7 @@ void Client::request(MessageType type, TxId tx, std::string payload, std::string
     if (auto v = checkPayloadSize(payload.size()))
         return done(requestError(Error::Kind::Invalid, "EINVAL", what(), *v));
     if (!connected())
-        return done(requestError(Error::Kind::Connection, "", what(), "not connected to xenstored"));
+        return done(notConnected(what()));
     Request req{type, tx, std::move(payload), std::move(subject), std::move(done), {}};
     if (pending_.size() >= maxInFlight_) {
         queued_.push_back(std::move(req));

@@ -31,6 +31,12 @@ inline Error requestError(Error::Kind kind, std::string errnoName, const std::st
     return {kind, std::move(errnoName), std::move(message), std::move(reason)};
 }
 
+// The request could not be sent: there is no connection to xenstored.
+inline Error notConnected(const std::string& request)
+{
+    return requestError(Error::Kind::Connection, "", request, "not connected to xenstored");
+}
+
 using Unit = std::monostate;
 
 template <class T>
