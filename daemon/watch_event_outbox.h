@@ -25,6 +25,8 @@
 #include <set>
 #include <string>
 
+#include "daemon/config/config.h"
+
 namespace xsd {
 
 class WatchEventOutbox {
@@ -75,7 +77,7 @@ private:
     sd_event_source* post_ = nullptr;
     Bus bus_;
     size_t window_;
-    size_t backlogLimit_ = 262144;
+    size_t backlogLimit_ = Limits{}.queuedWatchEvents;
     size_t handedSinceIdle_ = 0;  // messages given to sd-bus since its queue was last empty
     std::deque<Event> backlog_;
     std::set<std::string> owed_;  // subscribers that lost an event: owed a resync
