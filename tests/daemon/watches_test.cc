@@ -227,9 +227,9 @@ TEST(WatchesUnderPressure, SubscribersThatLostEventsGetTheirWatchedPathsEventAga
     };
     const std::string losing = "watch events are being lost";
     {
-        // dbus-daemon stopped: the kernel buffers some 15 MB of signals
-        // (~75,000), sd-bus is handed a window of 1024 more, the daemon
-        // holds 5000, and loses the rest of 1000 × 101.
+        // dbus-daemon stopped: the kernel's socket buffer (some 15 MB with
+        // sd-bus's send buffer) fills, sd-bus is handed a window of 1024
+        // more, the daemon holds 5000, and loses the rest of 1000 × 101.
         Frozen frozen(stack.bus().pid());
         burst(1000, "first");
         ASSERT_NE(stack.daemonLog().find(losing), std::string::npos) << stack.daemonLog();
