@@ -24,6 +24,7 @@
 
 #include "daemon/log.h"
 #include "dbus/errors.h"
+#include "dbus/text.h"
 #include "protocol/result.h"
 
 namespace xsd {
@@ -50,6 +51,23 @@ template <class T>
 size_t answerBytes(const T&)
 {
     return 8;
+}
+
+// Whether sd-bus can carry an answer's value: its strings must be text
+// (dbus/text.h). Checked before sending, since a reply that cannot be built
+// is no answer at all.
+inline bool carriable(const std::string& s) { return isText(s); }
+inline bool carriable(const std::vector<std::string>& v)
+{
+    for (const auto& s : v)
+        if (!isText(s))
+            return false;
+    return true;
+}
+template <class T>
+bool carriable(const T&)
+{
+    return true;
 }
 
 // Calls in flight per sender.
@@ -100,6 +118,9 @@ public:
                         what() + ": the answer would take " + std::to_string(bytes) +
                             " bytes, more than the " + std::to_string(MaxAnswerBytes >> 20) +
                             " MiB the daemon sends in one message");
+        if (!(true && ... && carriable(values)))
+            return fail(errors::NotText, what() + ": xenstored's answer holds bytes that are not "
+                                                  "text a D-Bus string can carry");
         if (!claim())
             return;
         try {

@@ -28,9 +28,10 @@ void DataMethods::read(const Answer<std::string>& a, const std::string& path, co
             if (!r)
                 return a.fail(r.error());
             if (!isText(r.value()))
-                return a.fail(errors::NotText, a.what() + ": the value (" +
-                                                   std::to_string(r.value().size()) +
-                                                   " bytes) is not UTF-8 text; use ReadBytes");
+                return a.fail(errors::NotText,
+                              a.what() + ": the value (" + std::to_string(r.value().size()) +
+                                  " bytes) is not text a D-Bus string can carry (UTF-8 without "
+                                  "NUL or Unicode noncharacters); use ReadBytes");
             a.ok(r.value());
         });
     });

@@ -106,8 +106,11 @@ private:
     static nlohmann::ordered_json nodeJson(const Node& n)
     {
         nlohmann::ordered_json children = nlohmann::ordered_json::object();
+        // xenstored allows only A-Z a-z 0-9 - _ @ in a name; should one
+        // still come with other bytes, it is escaped rather than losing the
+        // whole snapshot (JSON keys cannot be {"base64": …}).
         for (const auto& [name, child] : n.children)
-            children[name] = nodeJson(child);
+            children[textOrEscaped(name)] = nodeJson(child);
         return nlohmann::ordered_json{{"value", valueJson(n.value)}, {"children", std::move(children)}};
     }
 

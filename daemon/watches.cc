@@ -1,6 +1,7 @@
 #include "daemon/watches.h"
 
 #include "daemon/log.h"
+#include "dbus/text.h"
 #include "protocol/client.h"
 
 namespace xsd {
@@ -173,8 +174,12 @@ void WatchMultiplexer::onWatchEvent(const std::string& path, const std::string& 
         if (path == it->first)
             return;
     }
+    // xenstored sends only paths it accepts, which are text; should one
+    // not be, the subscribers still learn that something under their watch
+    // changed (a WatchEvent that cannot be sent would be lost).
+    const std::string& sent = isText(path) ? path : it->first;
     for (const auto& [subscriber, token] : up.subscribers)
-        deliver_(subscriber, path, token);
+        deliver_(subscriber, sent, token);
 }
 
 void WatchMultiplexer::onConnected(xs::Client& client)

@@ -1,10 +1,15 @@
 #include "dbus/errors.h"
 
+#include "dbus/text.h"
+
 namespace xsd::errors {
 
 sdbus::Error make(std::string_view name, const std::string& message)
 {
-    return sdbus::Error(std::string(Prefix) + std::string(name), message);
+    // Messages quote paths, tokens and values that callers and xenstored
+    // sent; an error that sd-bus cannot carry would leave the caller with
+    // no answer at all.
+    return sdbus::Error(std::string(Prefix) + std::string(name), textOrEscaped(message));
 }
 
 std::string_view nameForErrno(std::string_view e)

@@ -22,7 +22,8 @@ inline constexpr std::string_view UnknownTransaction = "UnknownTransaction";
 inline constexpr std::string_view InvalidArgument = "InvalidArgument";
 inline constexpr std::string_view Failed = "Failed";
 
-// org.xenproject.XenStore1.Error.<name>
+// org.xenproject.XenStore1.Error.<name>; what in `message` is not text is
+// escaped (\xNN), so the error can always be sent.
 sdbus::Error make(std::string_view name, const std::string& message);
 
 // The D-Bus error name (without prefix) for a XenStore errno name.

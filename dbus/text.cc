@@ -4,46 +4,78 @@
 
 namespace xsd {
 
+namespace {
+
+// The length of the text character at s[i], or 0 when the bytes there are
+// not one.
+size_t textCharAt(std::string_view s, size_t i)
+{
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80)
+        return c != 0;
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size())
+        return 0;
+    for (size_t k = 1; k < len; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (cc & 0x3f);
+    }
+    // No overlong forms, no surrogates, nothing past U+10FFFF.
+    static constexpr uint32_t minimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < minimum[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    // Noncharacters: valid UTF-8, but sd-bus will not carry them.
+    if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+        return 0;
+    return len;
+}
+
+}  // namespace
+
 bool isText(std::string_view s)
 {
-    size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size())
-            return false;
-        for (size_t k = 1; k < len; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        // No overlong forms, no surrogates, nothing past U+10FFFF.
-        static constexpr uint32_t minimum[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < minimum[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    for (size_t i = 0; i < s.size();) {
+        const size_t len = textCharAt(s, i);
+        if (len == 0)
             return false;
         i += len;
     }
     return true;
+}
+
+std::string textOrEscaped(std::string_view s)
+{
+    if (isText(s))
+        return std::string(s);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        if (const size_t len = textCharAt(s, i)) {
+            out.append(s.substr(i, len));
+            i += len;
+            continue;
+        }
+        const auto c = static_cast<unsigned char>(s[i++]);
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
 }
 
 std::string base64(std::string_view in)
