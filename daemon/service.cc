@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include "daemon/log.h"
+#include "dbus/sd_bus_access.h"
 #include "protocol/validate.h"
 #include "version.h"
 
@@ -13,6 +14,7 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
       loop_(loop),
       bus_(bus),
       busDaemon_(sdbus::createProxy(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      stringArguments_(sdBus(*busDaemon_), INTERFACE_NAME),
       callers_(*busDaemon_),
       link_(loop, std::move(backend),
             {[this] { onConnected(); },

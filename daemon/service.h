@@ -28,6 +28,7 @@
 #include "daemon/xenstore_link.h"
 #include "dbus/callers.h"
 #include "dbus/org.xenproject.XenStore1.adaptor.h"
+#include "dbus/string_argument_check.h"
 
 namespace xsd {
 
@@ -125,6 +126,7 @@ private:
     sd_event* loop_;
     sdbus::IConnection& bus_;
     std::unique_ptr<sdbus::IProxy> busDaemon_;  // org.freedesktop.DBus
+    StringArgumentCheck stringArguments_;
     CallerRegistry callers_;
     XenStoreLink link_;
     Gate gate_;
