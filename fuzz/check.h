@@ -80,6 +80,26 @@ inline bool validUtf8(std::string_view s)
     return true;
 }
 
+// What sd-bus carries in a string: well-formed UTF-8 without NUL and
+// without Unicode noncharacters (U+FDD0..U+FDEF, and the last two code
+// points of every plane), which sd-bus refuses although they are UTF-8.
+inline bool sdBusString(std::string_view s)
+{
+    if (s.find('\0') != std::string_view::npos || !validUtf8(s))
+        return false;
+    for (size_t i = 0; i < s.size();) {
+        auto b = static_cast<unsigned char>(s[i]);
+        const size_t n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+        uint32_t cp = n == 1 ? b : b & (0x7f >> n);
+        for (size_t k = 1; k < n; ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xffff) >= 0xfffe)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 }  // namespace xsfuzz
 
 #define FUZZ_CHECK(cond) FUZZ_CHECK_MSG(cond, std::string_view())

@@ -6,13 +6,16 @@
 // the rule forbids would have xenstored refuse the request or drop the
 // connection; one that refuses what the rule allows locks callers out.
 // Whatever a check says on refusal must be fit for a D-Bus error message:
-// short, and valid UTF-8 whenever the input was.
+// short, and a string D-Bus carries whenever the input was. And the text
+// predicate that decides between a D-Bus string and bytes must be exactly
+// what sd-bus carries.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dbus/text.h"
 #include "fuzz/check.h"
 #include "protocol/codec.h"
 #include "protocol/validate.h"
@@ -22,11 +25,11 @@ namespace {
 
 using xs::Violation;
 
-// D-Bus strings are UTF-8 without NUL; only such input is owed a message
-// that is valid UTF-8 too.
+// Only input that could come as a D-Bus string is owed a message that
+// could go back as one.
 bool dbusString(std::string_view s)
 {
-    return s.find('\0') == std::string_view::npos && xsfuzz::validUtf8(s);
+    return xsfuzz::sdBusString(s);
 }
 
 // `fromDbus`: every string the check was given could have come over D-Bus.
@@ -212,6 +215,17 @@ void fieldRules(std::string_view in)
     FUZZ_CHECK(xs::joinFields(fields) == want);
 }
 
+// Text (dbus/text.h) is what sd-bus carries; escaping makes any bytes text
+// and leaves text as it was.
+void textRules(std::string_view in)
+{
+    const bool text = xsd::isText(in);
+    FUZZ_CHECK_MSG(text == xsfuzz::sdBusString(in), std::string(in));
+    const std::string escaped = xsd::textOrEscaped(in);
+    FUZZ_CHECK_MSG(xsfuzz::sdBusString(escaped), escaped);
+    FUZZ_CHECK(text == (escaped == in));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
@@ -229,5 +243,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     domidRules(in);
     payloadSizeRules(in);
     fieldRules(in);
+    textRules(in);
     return 0;
 }

@@ -35,6 +35,8 @@ protected:
         c->WriteBytes("/tree/binary", bytes(std::string("\x00\x01\x07\x08\t\n\r\\\x7f\x80\xff end", 15)));
         // xenstore-write's own escapes.
         ASSERT_EQ(xs.tool("xenstore-write", {"/tree/escaped", "\\001tab\\there\\x7f\\\\"}).status, 0);
+        // Unicode noncharacters: valid UTF-8 that D-Bus strings cannot carry.
+        xs.write("/tree/nonchar", "a\xef\xbf\xbf\xef\xb7\x90\xf4\x8f\xbf\xbfz");
         xs.write("/tree/long", std::string(100, 'v'));
         xs.write("/tree/fits", std::string(60, 'f'));
         xs.write("/tree/name_" + std::string(80, 'n'), "short");
@@ -109,7 +111,8 @@ TEST_F(SameAsXenstoreUtils, LsOnATerminalCutsAtItsWidthLikeXenstoreLs)
 TEST_F(SameAsXenstoreUtils, ReadIsByteIdentical)
 {
     for (const char* path : {"/tree/empty", "/tree/spaces", "/tree/utf8", "/tree/binary",
-                             "/tree/escaped", "/tree/long", "/tree/nested", "/tree/dir"})
+                             "/tree/nonchar", "/tree/escaped", "/tree/long", "/tree/nested",
+                             "/tree/dir"})
         expectSame("xenstore-read", "read", {path});
     expectSame("xenstore-read", "read", {"-p", "/tree/binary"});
     expectSame("xenstore-read", "read", {"/tree/utf8", "/tree/empty", "/tree/binary"});
@@ -181,14 +184,16 @@ TEST_F(SameAsXenstoreUtils, LsAndListHandleDirectoriesLargerThanOnePayload)
 
 TEST_F(SameAsXenstoreUtils, JsonGivesTextAsStringsAndBytesAsBase64)
 {
-    auto r = ctl(stack, {"--json", "read", "/tree/utf8", "/tree/binary", "/tree/empty"});
+    auto r = ctl(stack, {"--json", "read", "/tree/utf8", "/tree/binary", "/tree/empty", "/tree/nonchar"});
     ASSERT_EQ(r.status, 0) << describe(r);
     auto j = nlohmann::json::parse(r.out);
-    ASSERT_EQ(j.size(), 3u);
+    ASSERT_EQ(j.size(), 4u);
     EXPECT_EQ(j[0]["path"], "/tree/utf8");
     EXPECT_EQ(j[0]["value"], "grüße ✓");
     EXPECT_EQ(j[1]["value"]["base64"], "AAEHCAkKDVx/gP8gZW5k");
     EXPECT_EQ(j[2]["value"], "");
+    // Not text, as Snapshot sees it too: base64.
+    EXPECT_EQ(j[3]["value"]["base64"], "Ye+/v++3kPSPv796");
 
     r = ctl(stack, {"ls", "--json", "-p", "/tree/perms"});
     ASSERT_EQ(r.status, 0) << describe(r);
@@ -201,4 +206,14 @@ TEST_F(SameAsXenstoreUtils, JsonGivesTextAsStringsAndBytesAsBase64)
     r = ctl(stack, {"list", "--json", "-p", "/tree/nested/a"});
     ASSERT_EQ(r.status, 0) << describe(r);
     EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json({"/tree/nested/a/b", "/tree/nested/a/sibling"}));
+}
+
+TEST_F(SameAsXenstoreUtils, SnapshotOfATreeWithNoncharactersGivesEveryByteBack)
+{
+    // One such value used to fail every Snapshot above it.
+    auto r = ctl(stack, {"snapshot", "/"});
+    ASSERT_EQ(r.status, 0) << describe(r);
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["children"]["tree"]["children"]["nonchar"]["value"]["base64"], "Ye+/v++3kPSPv796");
+    EXPECT_EQ(j["children"]["tree"]["children"]["utf8"]["value"], "grüße ✓");
 }
