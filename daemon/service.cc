@@ -4,6 +4,7 @@
 
 #include "daemon/log.h"
 #include "dbus/sd_bus_access.h"
+#include "dbus/signal_sender.h"
 #include "protocol/validate.h"
 #include "version.h"
 
@@ -38,11 +39,13 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
       snapshots_(link_)
 {
     // A caller leaving the bus takes its subscriptions and transactions
-    // with it.
+    // with it. Only the bus says so: anyone may send a NameOwnerChanged.
     busDaemon_->uponSignal("NameOwnerChanged")
         .onInterface("org.freedesktop.DBus")
         .call([this](const std::string& name, const std::string& /*oldOwner*/,
                      const std::string& newOwner) {
+            if (!sentBy(busDaemon_->getCurrentlyProcessedMessage(), BusDriver))
+                return;
             if (newOwner.empty() && name.starts_with(':'))
                 callerLeft(name);
         });

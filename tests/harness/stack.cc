@@ -5,6 +5,9 @@
 #ifndef XSD_DAEMON_PATH
 #error "XSD_DAEMON_PATH must name the built xenstore-dbusd"
 #endif
+#ifndef XSD_FORGE_SIGNAL
+#error "XSD_FORGE_SIGNAL must name the built forge-signal"
+#endif
 
 namespace xsd::test {
 
@@ -152,6 +155,28 @@ Output Stack::gdbus(const std::vector<std::string>& args, const Env& env)
 Output Stack::asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups)
 {
     return run(asNobodyCommand(argv, groups));
+}
+
+Output Stack::forgeSignal(const std::string& destination, const std::string& path,
+                          const std::string& interface, const std::string& member,
+                          const std::vector<std::string>& args)
+{
+    std::vector<std::string> argv{XSD_FORGE_SIGNAL, address(), destination, path,
+                                  interface,        member,    "--then-ping", BusName};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return asNobody(argv);
+}
+
+std::string Stack::daemonUniqueName()
+{
+    auto r = busctl({"call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                     "GetNameOwner", "s", BusName});
+    // s ":1.3"
+    auto first = r.out.find('"');
+    auto last = r.out.rfind('"');
+    if (r.status != 0 || first == std::string::npos || last <= first)
+        throw std::runtime_error("cannot tell who owns " + std::string(BusName) + ": " + r.err);
+    return r.out.substr(first + 1, last - first - 1);
 }
 
 Output Stack::busctlCall(const std::string& method, const std::vector<std::string>& args)

@@ -135,6 +135,15 @@ public:
     Output busctlCall(const std::string& method, const std::vector<std::string>& args);
     // Any command, run as uid/gid 65534 (nobody) with only `groups`.
     Output asNobody(const std::vector<std::string>& argv, const std::vector<unsigned>& groups = {});
+    // A signal that claims to be `interface`.`member` at `path`, with string
+    // arguments, sent by uid 65534 to the bus client `destination` (a
+    // unique name). Returns once the daemon has read it: a Peer.Ping to the
+    // daemon follows on the same connection.
+    Output forgeSignal(const std::string& destination, const std::string& path,
+                       const std::string& interface, const std::string& member,
+                       const std::vector<std::string>& args);
+    // The unique name that owns org.xenproject.XenStore1 now.
+    std::string daemonUniqueName();
 
     static std::string daemonPath();
 

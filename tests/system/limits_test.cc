@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/harness/replies.h"
 #include "tests/system/system_stack.h"
 
 using namespace xsd::test;
@@ -36,53 +37,6 @@ std::string limitsConfig(unsigned pendingCalls = 64, unsigned idleTimeoutS = 60)
   }
 })";
 }
-
-// Replies to asynchronous calls on one raw connection, as they come.
-class Replies {
-public:
-    void add(const std::string& tag, const sdbus::Error* error)
-    {
-        std::lock_guard lock(mutex_);
-        got_.push_back({tag, error ? error->getName() : "", error ? error->getMessage() : ""});
-    }
-    struct Reply {
-        std::string tag, error, message;
-    };
-    std::vector<Reply> all() const
-    {
-        std::lock_guard lock(mutex_);
-        return got_;
-    }
-    bool waitFor(size_t n, std::chrono::milliseconds timeout = 10s) const
-    {
-        return xsd::test::waitFor([&] { return all().size() >= n; }, timeout);
-    }
-    size_t count(const std::string& error) const
-    {
-        size_t n = 0;
-        for (const auto& r : all())
-            n += r.error == error;
-        return n;
-    }
-    size_t countMentioning(const std::string& error, const std::string& text) const
-    {
-        size_t n = 0;
-        for (const auto& r : all())
-            n += r.error == error && r.message.find(text) != std::string::npos;
-        return n;
-    }
-    std::optional<Reply> of(const std::string& tag) const
-    {
-        for (const auto& r : all())
-            if (r.tag == tag)
-                return r;
-        return std::nullopt;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<Reply> got_;
-};
 
 // Each test starts the stack with the configuration it is about.
 class Limits : public ::testing::Test {

@@ -1,0 +1,110 @@
+// An adversarial review, written down: what a local user with an account
+// and no access rule (or with some) tried against the daemon, each attempt
+// a test that failed before its fix.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/harness/replies.h"
+#include "tests/harness/stack.h"
+
+using namespace xsd::test;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+namespace {
+
+const std::string LimitExceeded = std::string(ErrorPrefix) + "LimitExceeded";
+
+// A caller of its own whose calls can be sent without waiting; replies go
+// to `replies`, tagged.
+struct RawCaller {
+    explicit RawCaller(Stack& stack)
+        : conn(stack.connection()), proxy(sdbus::createProxy(*conn, BusName, ObjectPath))
+    {
+        proxy->finishRegistration();
+    }
+    void readLater(const std::string& path, const std::string& tag)
+    {
+        proxy->callMethodAsync("Read")
+            .onInterface(Interface)
+            .withArguments(path)
+            .uponReplyInvoke([this, tag](const sdbus::Error* e, std::string) { replies.add(tag, e); });
+    }
+    std::string read(const std::string& path)
+    {
+        std::string v;
+        proxy->callMethod("Read").onInterface(Interface).withArguments(path).storeResultsTo(v);
+        return v;
+    }
+    // Sends `destination` a NameOwnerChanged saying `name` left the bus, from
+    // this caller's own connection, then waits until the daemon has read it.
+    void forgeDeparture(const std::string& destination, const std::string& name)
+    {
+        auto bus = sdbus::createObject(*conn, "/org/freedesktop/DBus");
+        auto signal = bus->createSignal("org.freedesktop.DBus", "NameOwnerChanged");
+        signal << name << name << std::string();
+        signal.setDestination(destination);
+        bus->emitSignal(signal);
+        proxy->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
+    }
+
+    std::unique_ptr<sdbus::IConnection> conn;
+    std::unique_ptr<sdbus::IProxy> proxy;
+    Replies replies;
+};
+
+}  // namespace
+
+// Finding 1: a NameOwnerChanged from a user, not the bus, naming another
+// caller, made the daemon drop that caller's watches and abort its
+// transactions.
+TEST(ForgedSignals, ADepartureClaimedByAUserDropsNothing)
+{
+    Stack stack;  // the built-in rules: only root may do anything
+    auto victim = stack.client();
+    victim->Watch("/victim", "t");
+    ASSERT_EQ(victim->waitForEvents(1).size(), 1u);
+    TransactionClient tx(victim->connection(), victim->StartTransaction());
+    tx.Write("/victim/in-tx", "v");
+    const std::string name = victim->connection().getUniqueName();
+
+    auto forged = stack.forgeSignal(stack.daemonUniqueName(), "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "NameOwnerChanged", {name, name, ""});
+    ASSERT_EQ(forged.status, 0) << forged.err;
+
+    EXPECT_EQ(victim->SubscriptionCount(), 1u);
+    EXPECT_EQ(victim->TransactionCount(), 1u);
+    stack.xenstored().write("/victim/x", "1");
+    EXPECT_EQ(victim->waitForEvents(2).size(), 2u);
+    EXPECT_TRUE(tx.Commit());
+    EXPECT_EQ(stack.xenstored().read("/victim/in-tx"), "v");
+}
+
+// Finding 1, the other way round: a caller that claimed its own departure
+// had its calls in flight forgotten, and so went past its limit.
+TEST(ForgedSignals, ACallerClaimingItsOwnDepartureKeepsItsCount)
+{
+    Stack::Options o;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}],
+                   "limits": {"pending_calls_per_caller": 4}})";
+    Stack stack(o);
+    stack.xenstored().write("/pending", "v");
+    RawCaller caller(stack);
+    ASSERT_EQ(caller.read("/pending"), "v");  // known to the daemon from here on
+
+    Frozen xenstored(stack.xenstored().pid());  // calls stay in flight
+    for (int i = 0; i < 4; ++i)
+        caller.readLater("/pending", "held" + std::to_string(i));
+    caller.forgeDeparture(stack.daemonUniqueName(), caller.conn->getUniqueName());
+    caller.readLater("/pending", "over");
+    ASSERT_TRUE(caller.replies.waitFor(1, 5s));
+    auto over = caller.replies.of("over");
+    ASSERT_TRUE(over) << "a call held in flight was answered first: " << caller.replies.all()[0].tag;
+    EXPECT_EQ(over->error, LimitExceeded);
+    EXPECT_THAT(over->message, HasSubstr("pending_calls_per_caller"));
+
+    xenstored.thaw();
+    ASSERT_TRUE(caller.replies.waitFor(5));
+    for (int i = 0; i < 4; ++i)
+        EXPECT_EQ(caller.replies.of("held" + std::to_string(i))->error, "");
+}
