@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "dbus/signal_sender.h"
+
 namespace xsd::ctl {
 
 namespace {
@@ -88,9 +90,21 @@ std::map<std::string, sdbus::Variant> XenStoreProxy::allProperties()
     return all;
 }
 
+std::string XenStoreProxy::owner()
+{
+    auto bus = sdbus::createProxy(getProxy().getConnection(), std::string(BusDriver),
+                                  "/org/freedesktop/DBus");
+    std::string name;
+    bus->callMethod("GetNameOwner")
+        .onInterface(std::string(BusDriver))
+        .withArguments(std::string(BusName))
+        .storeResultsTo(name);
+    return name;
+}
+
 void XenStoreProxy::onWatchEvent(const std::string& path, const std::string& token)
 {
-    if (onEvent)
+    if (onEvent && sentBy(getProxy().getCurrentlyProcessedMessage(), daemon))
         onEvent(path, token);
 }
 

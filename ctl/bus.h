@@ -41,8 +41,15 @@ public:
     // call for all of `status`.
     std::map<std::string, sdbus::Variant> allProperties();
 
-    // Called for each WatchEvent the daemon sends this client.
+    // Called for each WatchEvent sent by `daemon`, the unique name that owns
+    // org.xenproject.XenStore1: anyone may send this client a signal that
+    // claims to be a WatchEvent, so events from other senders (and all
+    // events while `daemon` is empty) are not believed.
     std::function<void(const std::string& path, const std::string& token)> onEvent;
+    std::string daemon;
+
+    // The unique name that owns org.xenproject.XenStore1 now.
+    std::string owner();
 
 private:
     void onWatchEvent(const std::string& path, const std::string& token) override;

@@ -20,6 +20,7 @@
 #include "ctl/cli.h"
 #include "ctl/json_value.h"
 #include "ctl/verbs.h"
+#include "dbus/signal_sender.h"
 
 namespace xsd::ctl {
 
@@ -86,21 +87,28 @@ int runWatch(Invocation& inv)
         events.push_back({path, token});
     };
     // Leaving the bus ends the daemon's side of every subscription: say so
-    // instead of waiting for events that will never come.
+    // instead of waiting for events that will never come. Only the bus says
+    // who owns the name (anyone may send a NameOwnerChanged), and only the
+    // owner that took the Watch calls sends their events.
     bool daemonLeft = false;
     auto nameWatch = connection.addMatch(
         std::string("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='") +
             BusName + "'",
         [&](sdbus::Message& message) {
+            if (!sentBy(&message, BusDriver))
+                return;
             std::string name, oldOwner, newOwner;
             message >> name >> oldOwner >> newOwner;
-            if (newOwner.empty())
+            if (newOwner != xenstore.daemon)
                 daemonLeft = true;
         });
 
+    // The calls first: they may start the daemon (D-Bus activation). Signals
+    // that arrive meanwhile wait, unread, until the owner is known.
     for (const auto& path : inv.args)
         orFailure(inv.context(path), [&] { xenstore.Watch(path, path); });
+    xenstore.daemon = orFailure(inv.context(), [&] { return xenstore.owner(); });
 
     // Standard output may be closed (then there is nobody to tell anything).
     int out = fcntl(STDOUT_FILENO, F_GETFD) < 0 ? -1 : STDOUT_FILENO;

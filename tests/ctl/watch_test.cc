@@ -126,3 +126,26 @@ TEST_F(Watch, ExitsWith69WhenTheDaemonLeaves)
     EXPECT_EQ(p.wait(std::chrono::seconds(10)), 69);
     EXPECT_NE(err("gone").find("left the bus"), std::string::npos) << err("gone");
 }
+
+// Anyone may send `watch` a signal. Before, a WatchEvent from a user printed
+// its path as if XenStore had changed it (a trigger for `watch -n 1 …
+// && action`), and a NameOwnerChanged from a user made it say the daemon
+// had left and exit 69.
+TEST_F(Watch, SignalsFromAnyoneButTheDaemonAndTheBusAreNotBelieved)
+{
+    auto p = start(ctlArgv(stack, {"watch", "/w"}), "forged");
+    ASSERT_TRUE(linesPrinted("forged", 1)) << err("forged");
+    const std::string watcher = stack.uniqueNameOf(p.pid());
+    ASSERT_NE(watcher, "");
+
+    auto event = stack.forgeSignal(watcher, ObjectPath, Interface, "WatchEvent", {"/w/forged", "/w"});
+    ASSERT_EQ(event.status, 0) << event.err;
+    auto left = stack.forgeSignal(watcher, "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                  "NameOwnerChanged", {BusName, stack.daemonUniqueName(), ""});
+    ASSERT_EQ(left.status, 0) << left.err;
+    // A real change, after the forgeries: its event comes after theirs.
+    stack.xenstored().write("/w/real", "1");
+    ASSERT_TRUE(linesPrinted("forged", 2)) << err("forged");
+    EXPECT_TRUE(p.running()) << err("forged");
+    EXPECT_EQ(out("forged"), "/w\n/w/real\n");
+}

@@ -1,5 +1,6 @@
 #include "tests/harness/stack.h"
 
+#include <sstream>
 #include <stdexcept>
 
 #ifndef XSD_DAEMON_PATH
@@ -177,6 +178,19 @@ std::string Stack::daemonUniqueName()
     if (r.status != 0 || first == std::string::npos || last <= first)
         throw std::runtime_error("cannot tell who owns " + std::string(BusName) + ": " + r.err);
     return r.out.substr(first + 1, last - first - 1);
+}
+
+std::string Stack::uniqueNameOf(pid_t pid)
+{
+    // busctl list: NAME PID PROCESS USER CONNECTION …, unique names only.
+    auto r = busctl({"list", "--unique", "--no-legend"});
+    for (const auto& line : splitLines(r.out)) {
+        std::istringstream fields(line);
+        std::string name, owner;
+        if (fields >> name >> owner && owner == std::to_string(pid))
+            return name;
+    }
+    return "";
 }
 
 Output Stack::busctlCall(const std::string& method, const std::vector<std::string>& args)

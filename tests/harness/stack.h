@@ -144,6 +144,9 @@ public:
                        const std::vector<std::string>& args);
     // The unique name that owns org.xenproject.XenStore1 now.
     std::string daemonUniqueName();
+    // The unique name of the bus connection process `pid` made (its first,
+    // if several); "" when it has none.
+    std::string uniqueNameOf(pid_t pid);
 
     static std::string daemonPath();
 
