@@ -12,6 +12,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/log.h"
+#include "daemon/no_unix_fds.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/timer.h"
@@ -174,6 +175,11 @@ int run(const Options& options)
 
     try {
         d.bus = connectBus(options.bus);
+        if (busesWithoutUnixFds() == 0) {
+            log::error("refusing to start: the bus connection would take file descriptors "
+                       "attached to calls (see no_unix_fds.h)");
+            return 1;
+        }
         d.service = std::make_unique<Service>(d.loop, *d.bus, *backend);
         d.service->setConfig(std::make_shared<const Config>(config));
         d.service->onStateChanged([&d] { d.statusChanged(); });

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "tests/harness/replies.h"
 #include "tests/harness/stack.h"
 
@@ -13,7 +15,18 @@ using ::testing::HasSubstr;
 
 namespace {
 
+#ifndef XSD_CALL_WITH_FDS
+#error "XSD_CALL_WITH_FDS must name the built call-with-fds"
+#endif
+
 const std::string LimitExceeded = std::string(ErrorPrefix) + "LimitExceeded";
+
+// Descriptors a process holds open.
+long openFds(pid_t pid)
+{
+    auto dir = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd");
+    return std::distance(begin(dir), end(dir));
+}
 
 // A caller of its own whose calls can be sent without waiting; replies go
 // to `replies`, tagged.
@@ -107,4 +120,37 @@ TEST(ForgedSignals, ACallerClaimingItsOwnDepartureKeepsItsCount)
     ASSERT_TRUE(caller.replies.waitFor(5));
     for (int i = 0; i < 4; ++i)
         EXPECT_EQ(caller.replies.of("held" + std::to_string(i))->error, "");
+}
+
+// Finding 3: a caller may attach descriptors to any call, and the daemon
+// held them until it answered: 64 Snapshot calls with 16 each ran it out of
+// descriptors, sd-bus failed and the daemon exited, losing every
+// subscription and transaction. Its bus connection no longer takes any:
+// dbus-daemon refuses such calls itself.
+TEST(FileDescriptors, CallsCarryingThemNeverReachTheDaemon)
+{
+    Stack stack;
+    const pid_t daemon = stack.daemon().pid();
+    // A quarter of the usual 1024, so that one caller's 64 calls would do.
+    ASSERT_EQ(run({"prlimit", "--pid", std::to_string(daemon), "--nofile=256:256"}).status, 0);
+    auto subscriber = stack.client();
+    subscriber->Watch("/kept", "t");
+    ASSERT_EQ(subscriber->waitForEvents(1).size(), 1u);
+    const long before = openFds(daemon);
+
+    // xenstored frozen: every call the daemon takes stays in flight.
+    Frozen xenstored(stack.xenstored().pid());
+    auto r = run({XSD_CALL_WITH_FDS, stack.address(), BusName, ObjectPath, Interface, "Snapshot",
+                  "/", "64", "16"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto replies = splitLines(r.out);
+    ASSERT_EQ(replies.size(), 64u) << r.out;
+    for (const auto& reply : replies)
+        EXPECT_EQ(reply, "org.freedesktop.DBus.Error.NotSupported");
+    EXPECT_TRUE(stack.daemon().running()) << stack.daemonLog();
+    EXPECT_EQ(openFds(daemon), before);
+
+    xenstored.thaw();
+    stack.xenstored().write("/kept/x", "1");
+    EXPECT_EQ(subscriber->waitForEvents(2).size(), 2u);
 }

@@ -147,6 +147,8 @@ TEST(UnitFile, Hardening)
     EXPECT_EQ(s.count("ProcSubset"), 0u);
     // Its /dev would lack /dev/xen/xenbus.
     EXPECT_EQ(s.count("PrivateDevices"), 0u);
+    // Callers cannot make it hold descriptors: a few dozen are plenty.
+    EXPECT_EQ(only(s, "LimitNOFILE"), "128");
 }
 
 TEST(UnitFile, SecurityExposureStaysLow)
