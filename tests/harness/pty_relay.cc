@@ -11,7 +11,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
+
+#include "tests/harness/guest.h"
 
 namespace xsd::test {
 
@@ -79,19 +82,21 @@ void setNonBlocking(int fd)
         fail("fcntl O_NONBLOCK");
 }
 
-// One direction of the relay: bytes read from `from` wait here until `to`
-// takes them, so neither side ever blocks the other.
+// One direction of the relay: bytes read from one side wait here until the
+// other takes them, so neither side ever blocks the other. `in` and `out`
+// behave like read(2) and write(2) on a non-blocking descriptor.
 struct Pipe {
-    int from, to;
+    std::function<ssize_t(char*, size_t)> in;
+    std::function<ssize_t(const char*, size_t)> out;
     std::string buffer;
     static constexpr size_t Cap = 256 * 1024;
 
-    // False when `from` ended (EOF, or EIO: the other side hung up).
+    // False when the source ended (EOF, or EIO: the other side hung up).
     bool pull()
     {
         char buf[65536];
         for (;;) {
-            ssize_t n = read(from, buf, sizeof buf);
+            ssize_t n = in(buf, sizeof buf);
             if (n > 0) {
                 buffer.append(buf, static_cast<size_t>(n));
                 if (buffer.size() >= Cap)
@@ -104,11 +109,11 @@ struct Pipe {
         }
     }
 
-    // False when `to` is gone.
+    // False when the destination is gone.
     bool push()
     {
         while (!buffer.empty()) {
-            ssize_t n = write(to, buffer.data(), buffer.size());
+            ssize_t n = out(buffer.data(), buffer.size());
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
@@ -119,9 +124,45 @@ struct Pipe {
     }
 };
 
+auto reader(int fd)
+{
+    return [fd](char* b, size_t n) { return ::read(fd, b, n); };
+}
+auto writer(int fd)
+{
+    return [fd](const char* b, size_t n) { return ::write(fd, b, n); };
+}
+
 }  // namespace
 
 PtyRelay::PtyRelay(const std::string& socketPath)
+{
+    openPty();
+    try {
+        socket_ = connectTo(socketPath);
+        setNonBlocking(socket_);
+    } catch (...) {
+        for (int fd : {master_, slave_, wake_})
+            ::close(fd);
+        throw;
+    }
+    startThread();
+}
+
+PtyRelay::PtyRelay(const GuestDomain& domain)
+{
+    openPty();
+    try {
+        ring_ = std::make_unique<GuestRing>(domain);
+    } catch (...) {
+        for (int fd : {master_, slave_, wake_})
+            ::close(fd);
+        throw;
+    }
+    startThread();
+}
+
+void PtyRelay::openPty()
 {
     try {
         master_ = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -140,17 +181,19 @@ PtyRelay::PtyRelay(const std::string& socketPath)
             fail("open " + devicePath_);
         makeRaw(slave_);
         setNonBlocking(master_);
-        socket_ = connectTo(socketPath);
-        setNonBlocking(socket_);
         wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_ < 0)
             fail("eventfd");
     } catch (...) {
-        for (int fd : {master_, slave_, socket_, wake_})
+        for (int fd : {master_, slave_, wake_})
             if (fd >= 0)
                 ::close(fd);
         throw;
     }
+}
+
+void PtyRelay::startThread()
+{
     running_ = true;
     thread_ = std::thread([this] { relay(); });
 }
@@ -175,15 +218,45 @@ void PtyRelay::close()
 
 void PtyRelay::relay()
 {
-    Pipe up{master_, socket_, {}};    // the client's requests
-    Pipe down{socket_, master_, {}};  // oxenstored's replies and events
+    // The client's requests, and xenstored's replies and events. A ring
+    // never ends and is never "writable": xenstored notifies when it has
+    // written or taken something, and both rings are looked at after each
+    // notification (drained first, so that none is missed).
+    Pipe up{reader(master_), writer(socket_), {}};
+    Pipe down{reader(socket_), writer(master_), {}};
+    if (ring_) {
+        auto ring = ring_.get();
+        // As read(2)/write(2): EAGAIN for "nothing now", EIO once the
+        // indexes make no sense (xenstored reset the page: the domain was
+        // released), which ends the relay as a hang-up.
+        auto asSyscall = [](auto&& move) -> ssize_t {
+            try {
+                if (size_t n = move())
+                    return static_cast<ssize_t>(n);
+                errno = EAGAIN;
+            } catch (const std::runtime_error&) {
+                errno = EIO;
+            }
+            return -1;
+        };
+        up.out = [ring, asSyscall](const char* b, size_t n) {
+            return asSyscall([&] { return ring->write(b, n); });
+        };
+        down.in = [ring, asSyscall](char* b, size_t n) {
+            return asSyscall([&] { return ring->read(b, n); });
+        };
+    }
+    const int upstream = ring_ ? ring_->eventFd() : socket_;
     bool open = true;
     while (open) {
+        short upstreamEvents = ring_ ? POLLIN
+                                     : static_cast<short>(
+                                           (down.buffer.size() < Pipe::Cap ? POLLIN : 0) |
+                                           (up.buffer.empty() ? 0 : POLLOUT));
         pollfd fds[3] = {
             {master_, static_cast<short>((up.buffer.size() < Pipe::Cap ? POLLIN : 0) |
                                          (down.buffer.empty() ? 0 : POLLOUT)), 0},
-            {socket_, static_cast<short>((down.buffer.size() < Pipe::Cap ? POLLIN : 0) |
-                                         (up.buffer.empty() ? 0 : POLLOUT)), 0},
+            {upstream, upstreamEvents, 0},
             {wake_, POLLIN, 0},
         };
         if (poll(fds, 3, -1) < 0) {
@@ -193,9 +266,11 @@ void PtyRelay::relay()
         }
         if (fds[2].revents)
             break;
+        if (ring_)
+            ring_->drain();
         if (fds[0].revents & (POLLIN | POLLERR | POLLHUP))
             open = up.pull() && open;
-        if (fds[1].revents & (POLLIN | POLLERR | POLLHUP))
+        if (ring_ ? down.buffer.size() < Pipe::Cap : (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
             open = down.pull() && open;
         // What already arrived is still delivered when a side ends, as a
         // device delivers replies that were queued before xenstored died.
@@ -205,9 +280,11 @@ void PtyRelay::relay()
     // Closing the master hangs up the slave: the client's next read sees
     // EOF, its next write EIO.
     for (int* fd : {&master_, &slave_, &socket_}) {
-        ::close(*fd);
+        if (*fd >= 0)
+            ::close(*fd);
         *fd = -1;
     }
+    ring_.reset();
     running_ = false;
 }
 

@@ -1,10 +1,13 @@
 // A real oxenstored for one test, in a directory of its own (see
 // xenstored-sandbox), and XenStore's own command-line tools pointed at it.
+// It runs with domain init: guest domains (tests/harness/guest.h) can be
+// introduced and are served through their rings.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "tests/harness/guest.h"
 #include "tests/harness/process.h"
 
 namespace xsd::test {
@@ -12,7 +15,14 @@ namespace xsd::test {
 class Xenstored {
 public:
     // Starts oxenstored and waits until its socket accepts connections.
-    Xenstored();
+    // `extraConfig`: lines for its oxenstored.conf ("quota-maxwatch = 4").
+    explicit Xenstored(std::string extraConfig = {});
+    // Killed outright: oxenstored ignores SIGTERM while a guest's connection
+    // has replies it has not read, or a SET_TARGET (it would wait for them
+    // to go, to save its state for a live update).
+    ~Xenstored() { stop(9); }
+    Xenstored(const Xenstored&) = delete;
+    Xenstored& operator=(const Xenstored&) = delete;
 
     const std::string& dir() const { return dir_.path(); }
     std::string socketPath() const { return dir_ / "socket"; }
@@ -37,8 +47,21 @@ public:
     void write(const std::string& path, const std::string& value) const;
     std::string read(const std::string& path) const;
 
+    // One request as dom0 on a connection of its own, waiting for the
+    // reply: a test's own toolstack moves, without the daemon. Fields are
+    // joined as GuestClient::call joins them.
+    XenStoreReply request(xs::MessageType type, const std::vector<std::string>& fields) const;
+    // What a toolstack does for a new domain N, as libxl does: its home
+    // /local/domain/N, dom0's and readable by N, with `domid` and `name`,
+    // and `data` and `control/shutdown` that N owns. Throws on a refusal.
+    void makeHome(unsigned domid) const;
+    // INTRODUCE of the domain (makeHome first, for a whole guest); throws
+    // on a refusal.
+    void introduce(const GuestDomain& domain) const;
+
 private:
     TempDir dir_{"xsd-xenstored"};
+    std::string extraConfig_;
     Process proc_;
 };
 
