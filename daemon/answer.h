@@ -70,7 +70,7 @@ bool carriable(const T&)
     return true;
 }
 
-// Calls in flight per sender.
+// Calls in flight per sender, and for all senders together.
 class CallCounter {
 public:
     unsigned of(const std::string& sender) const
@@ -78,9 +78,17 @@ public:
         auto it = bySender_.find(sender);
         return it == bySender_.end() ? 0 : it->second;
     }
-    void add(const std::string& sender) { ++bySender_[sender]; }
+    // Those of senders that left the bus too: they hold the daemon's memory
+    // until answered.
+    size_t total() const { return total_; }
+    void add(const std::string& sender)
+    {
+        ++bySender_[sender];
+        ++total_;
+    }
     void remove(const std::string& sender)
     {
+        --total_;
         auto it = bySender_.find(sender);
         if (it == bySender_.end() || it->second == 0)
             return;
@@ -92,6 +100,7 @@ public:
 
 private:
     std::unordered_map<std::string, unsigned> bySender_;
+    size_t total_ = 0;
 };
 
 template <class... T>

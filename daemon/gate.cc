@@ -40,6 +40,14 @@ std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller*
         return errors::make(errors::LimitExceeded,
                             "the caller already has " + std::to_string(max) +
                                 " calls in flight (pending_calls_per_caller)");
+    // The same for all callers together: what the daemon holds for them
+    // while xenstored is slow or silent stays bounded.
+    const unsigned maxAll = config_->limits.pendingCallsTotal;
+    if (calls_->total() > maxAll + identifying_.total())
+        return errors::make(errors::LimitExceeded,
+                            "the daemon already has " + std::to_string(maxAll) +
+                                " calls in flight for all callers (pending_calls_total); "
+                                "xenstored is slow to answer, try again shortly");
     return std::nullopt;
 }
 

@@ -19,15 +19,24 @@ public:
         auto it = count_.find(caller);
         return it == count_.end() ? 0 : it->second;
     }
-    void add(const std::string& caller) { ++count_[caller]; }
+    size_t total() const { return total_; }
+    void add(const std::string& caller)
+    {
+        ++count_[caller];
+        ++total_;
+    }
     void done(const std::string& caller)
     {
-        if (auto it = count_.find(caller); it != count_.end() && --it->second == 0)
-            count_.erase(it);
+        if (auto it = count_.find(caller); it != count_.end()) {
+            --total_;
+            if (--it->second == 0)
+                count_.erase(it);
+        }
     }
 
 private:
     std::unordered_map<std::string, unsigned> count_;
+    size_t total_ = 0;
 };
 
 }  // namespace xsd

@@ -72,6 +72,7 @@ void Service::setConfig(std::shared_ptr<const Config> config)
     transactions_.setPerCallerLimit(config->limits.transactionsPerCaller);
     transactions_.setIdleTimeoutSeconds(config->limits.transactionIdleTimeoutS);
     outbox_.setBacklogLimit(config->limits.queuedWatchEvents);
+    link_.setReplyTimeout(uint64_t(config->limits.xenstoredTimeoutS) * 1'000'000);
     gate_.setConfig(std::move(config));
 }
 

@@ -36,11 +36,19 @@ void XenStoreLink::start()
     attempt();
 }
 
+void XenStoreLink::setReplyTimeout(uint64_t usec)
+{
+    replyTimeoutUsec_ = usec;
+    if (client_)
+        client_->setReplyTimeout(usec);
+}
+
 void XenStoreLink::attempt()
 {
     // The previous client is dead; it is destroyed here, outside its own
     // callbacks.
     client_.reset();
+    answered_ = false;
     std::string why;
     int fd = xs::openTransport(backend_, &why);
     if (fd < 0) {
@@ -64,6 +72,19 @@ void XenStoreLink::attempt()
         log::error("cannot watch the xenstored connection in the event loop");
         return scheduleRetry();
     }
+    client_->setReplyTimeout(replyTimeoutUsec_);
+    // Any answer will do, an error too; only silence does not (the reply
+    // timeout then drops the connection, and onDisconnected retries).
+    client_->read("/", xs::NoTransaction, [this](const xs::Result<std::string>& r) {
+        if (r || r.error().kind != xs::Error::Kind::Connection)
+            answered();
+    });
+    client_->flushQueued();
+}
+
+void XenStoreLink::answered()
+{
+    answered_ = true;
     ++generation_;
     backoffUsec_ = FirstBackoffUsec;
     lastFailure_.clear();
@@ -76,6 +97,16 @@ void XenStoreLink::onDisconnected(const std::string& reason)
 {
     // Runs inside the client's callback: the client stays (dead) until the
     // retry replaces it.
+    if (!answered_) {
+        // A connection that never answered: one more failed attempt.
+        const std::string why = "xenstored at " + backend_.describe() +
+                                " accepted a connection, then: " + reason;
+        if (why != lastFailure_)
+            log::warning(why, "; retrying");
+        lastFailure_ = why;
+        return scheduleRetry();
+    }
+    answered_ = false;
     log::warning("lost the connection to xenstored: ", reason);
     backoffUsec_ = FirstBackoffUsec;
     scheduleRetry();

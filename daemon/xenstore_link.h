@@ -2,6 +2,13 @@
 // daemon runs: when it drops, reconnect with capped exponential backoff
 // (50 ms doubling to 2 s), so a restarted xenstored is back in service
 // within one step.
+//
+// Connected means xenstored answers. A new connection counts only once
+// xenstored has answered a first request on it (a stopped xenstored's
+// socket still accepts connections, into its listen backlog), and a
+// xenstored that leaves a request unanswered for the reply timeout is
+// treated as gone: the connection is dropped and made again, as after a
+// restart.
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -31,8 +38,11 @@ public:
 
     // First attempt now; retries on its own until it connects.
     void start();
+    // The reply timeout (xenstored_timeout_s), for this connection and the
+    // next ones.
+    void setReplyTimeout(uint64_t usec);
 
-    bool connected() const { return client_ && client_->connected(); }
+    bool connected() const { return answered_ && client_ && client_->connected(); }
     // The client while connected; null otherwise.
     xs::Client* client() { return connected() ? client_.get() : nullptr; }
     const xs::Backend& backend() const { return backend_; }
@@ -42,6 +52,7 @@ public:
 private:
     static int onRetry(sd_event_source* s, uint64_t usec, void* self);
     void attempt();
+    void answered();
     void scheduleRetry();
     void onDisconnected(const std::string& reason);
 
@@ -51,6 +62,8 @@ private:
     std::unique_ptr<xs::Client> client_;
     sd_event_source* retry_ = nullptr;
     uint64_t backoffUsec_;
+    uint64_t replyTimeoutUsec_ = 0;
+    bool answered_ = false;  // xenstored answered on this connection
     uint64_t generation_ = 0;
     std::string lastFailure_;
 };

@@ -69,7 +69,8 @@ Violation checkToken(std::string_view token)
 }  // namespace
 
 Client::Client(sd_event* loop, int fd, Handlers handlers, size_t maxInFlight)
-    : fd_(fd), handlers_(std::move(handlers)), maxInFlight_(maxInFlight ? maxInFlight : 1)
+    : loop_(sd_event_ref(loop)), fd_(fd), handlers_(std::move(handlers)),
+      maxInFlight_(maxInFlight ? maxInFlight : 1)
 {
     struct stat st {};
     isSocket_ = ::fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
@@ -100,9 +101,66 @@ Client::~Client()
         sd_event_source_disable_unref(source_);
     if (flushSource_)
         sd_event_source_disable_unref(flushSource_);
+    sd_event_source_disable_unref(replyTimer_);
     if (fd_ >= 0)
         ::close(fd_);
+    sd_event_unref(loop_);
     // Nobody is left to complete; completions are dropped with the Client.
+}
+
+void Client::setReplyTimeout(uint64_t usec)
+{
+    replyTimeoutUsec_ = usec;
+    if (replyTimer_)
+        sd_event_source_set_enabled(replyTimer_, SD_EVENT_OFF);
+    armReplyTimeout();
+}
+
+void Client::dropAnswered()
+{
+    while (!sentOrder_.empty()) {
+        auto it = pending_.find(sentOrder_.front().id);
+        if (it != pending_.end() && it->second.sent == sentOrder_.front().sent)
+            return;
+        sentOrder_.pop_front();
+    }
+}
+
+void Client::armReplyTimeout()
+{
+    if (!replyTimeoutUsec_ || sentOrder_.empty() || !connected())
+        return;
+    if (replyTimer_ && sd_event_source_get_enabled(replyTimer_, nullptr) > 0)
+        return;  // armed for an older request; it moves on when it fires
+    const uint64_t when = sentOrder_.front().atUsec + replyTimeoutUsec_;
+    if (!replyTimer_) {
+        if (sd_event_add_time(loop_, &replyTimer_, CLOCK_MONOTONIC, when, 0,
+                              &Client::onReplyTimeout, this) < 0) {
+            replyTimer_ = nullptr;
+            return;
+        }
+        sd_event_source_set_description(replyTimer_, "xenstore-reply-timeout");
+    } else {
+        sd_event_source_set_time(replyTimer_, when);
+    }
+    sd_event_source_set_enabled(replyTimer_, SD_EVENT_ONESHOT);
+}
+
+int Client::onReplyTimeout(sd_event_source*, uint64_t now, void* self)
+{
+    auto* c = static_cast<Client*>(self);
+    c->dropAnswered();
+    if (c->sentOrder_.empty())
+        return 0;
+    if (now < c->sentOrder_.front().atUsec + c->replyTimeoutUsec_) {
+        c->armReplyTimeout();
+        return 0;
+    }
+    const uint64_t seconds = c->replyTimeoutUsec_ / 1'000'000;
+    c->fail("xenstored did not answer for " +
+            (seconds ? std::to_string(seconds) + " s" :
+                       std::to_string(c->replyTimeoutUsec_ / 1000) + " ms"));
+    return 0;
 }
 
 int Client::onIo(sd_event_source*, int, uint32_t revents, void* self)
@@ -149,6 +207,13 @@ void Client::send(Request req)
         return req.done(invalid(why));
     std::string sent = std::move(req.payload);  // the Request waits without it
     const bool plainRead = req.type == MessageType::Read && req.tx == NoTransaction;
+    req.sent = nextSent_++;
+    if (replyTimeoutUsec_) {
+        uint64_t now = 0;
+        sd_event_now(loop_, CLOCK_MONOTONIC, &now);
+        sentOrder_.push_back({req.sent, id, now});
+        armReplyTimeout();
+    }
     auto placed = pending_.emplace(id, std::move(req)).first;
     if (plainRead)
         unsentReads_[placed->second.subject] = id;
@@ -275,6 +340,7 @@ void Client::dispatch(Message& msg)
         unsentReads_.erase(u);
     Request req = std::move(it->second);
     pending_.erase(it);
+    dropAnswered();
 
     // A slot opened: send the next queued request before completing, so a
     // completion that issues more requests keeps the order.
@@ -316,6 +382,9 @@ void Client::fail(const std::string& reason)
         source_ = sd_event_source_disable_unref(source_);
     if (flushSource_)
         sd_event_source_set_enabled(flushSource_, SD_EVENT_OFF);
+    if (replyTimer_)
+        sd_event_source_set_enabled(replyTimer_, SD_EVENT_OFF);
+    sentOrder_.clear();
     ::close(fd_);
     fd_ = -1;
     out_.clear();

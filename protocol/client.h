@@ -51,6 +51,13 @@ public:
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
+    // A xenstored that leaves a request unanswered for this long is treated
+    // as gone: the connection fails, as if it had dropped, and every request
+    // completes with a Connection error that says so. xenstored answers one
+    // connection's requests in order, so the oldest one waiting is the one
+    // timed. 0 (the default): no limit.
+    void setReplyTimeout(uint64_t usec);
+
     bool connected() const { return fd_ >= 0; }
     // Requests sent or queued and not yet completed.
     size_t pending() const { return pending_.size() + queued_.size(); }
@@ -99,10 +106,21 @@ private:
         std::string subject;
         Done<std::string> done;
         std::vector<Done<std::string>> joined;  // reads answered by this one's reply
+        uint64_t sent = 0;  // which request it was, in the order they were sent
+    };
+    // A request sent, for the reply timeout: oldest first.
+    struct Sent {
+        uint64_t sent;  // Request::sent
+        uint32_t id;
+        uint64_t atUsec;
     };
 
     static int onIo(sd_event_source* s, int fd, uint32_t revents, void* self);
     static int onFlush(sd_event_source* s, void* self);
+    static int onReplyTimeout(sd_event_source* s, uint64_t usec, void* self);
+    // Forgets the answered requests at the front of sentOrder_.
+    void dropAnswered();
+    void armReplyTimeout();
     void send(Request req);
     void flush();
     void receive();
@@ -117,8 +135,13 @@ private:
                         std::vector<std::string> names, std::string generation,
                         Done<std::vector<std::string>> done);
 
+    sd_event* loop_;
     sd_event_source* source_ = nullptr;
     sd_event_source* flushSource_ = nullptr;
+    sd_event_source* replyTimer_ = nullptr;
+    uint64_t replyTimeoutUsec_ = 0;
+    uint64_t nextSent_ = 1;
+    std::deque<Sent> sentOrder_;
     int fd_ = -1;
     Handlers handlers_;
     size_t maxInFlight_;

@@ -29,6 +29,12 @@ struct Limits {
     unsigned transactionIdleTimeoutS = 60;
     // Not per caller: watch events the daemon holds while the bus is behind.
     unsigned queuedWatchEvents = 262144;
+    // Not per caller: calls in flight for all callers together, those of
+    // callers that left the bus included, until each is answered.
+    unsigned pendingCallsTotal = 4096;
+    // How long xenstored may leave a request unanswered before the daemon
+    // treats it as gone and reconnects (callers wait 25 s by default).
+    unsigned xenstoredTimeoutS = 10;
 };
 
 struct Rule {

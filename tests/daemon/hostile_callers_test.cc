@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "tests/harness/replies.h"
 #include "tests/harness/stack.h"
@@ -153,4 +154,108 @@ TEST(FileDescriptors, CallsCarryingThemNeverReachTheDaemon)
     xenstored.thaw();
     stack.xenstored().write("/kept/x", "1");
     EXPECT_EQ(subscriber->waitForEvents(2).size(), 2u);
+}
+
+namespace {
+
+// xenstored_timeout_s and pending_calls_total small enough for a test.
+std::string hungConfig(unsigned timeoutS, unsigned total)
+{
+    return R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}],
+               "limits": {"xenstored_timeout_s": )" +
+           std::to_string(timeoutS) + R"(, "pending_calls_total": )" + std::to_string(total) +
+           "}}";
+}
+
+// The error a call failed with: name and message.
+template <class F>
+std::pair<std::string, std::string> failure(F&& call)
+{
+    try {
+        call();
+    } catch (const sdbus::Error& e) {
+        return {e.getName(), e.getMessage()};
+    }
+    return {};
+}
+
+}  // namespace
+
+// Finding 4: with xenstored stopped, calls waited for ever, Connected stayed
+// true, and the work queued for callers grew without bound. Now a request
+// xenstored leaves unanswered for xenstored_timeout_s drops the connection
+// as if xenstored had restarted: calls hear why, well within a caller's
+// 25 s; Connected is false until xenstored answers again, and new calls are
+// refused at once meanwhile.
+TEST(HungXenstored, CallsHearWhyWithinTheTimeoutAndTheDaemonReconnects)
+{
+    Stack::Options o;
+    o.config = hungConfig(2, 4096);
+    Stack stack(o);
+    auto c = stack.client();
+    c->Watch("/hung", "t");
+    ASSERT_EQ(c->waitForEvents(1).size(), 1u);
+
+    Frozen xenstored(stack.xenstored().pid());
+    auto asked = std::chrono::steady_clock::now();
+    auto [name, message] = failure([&] { c->Read("/hung"); });
+    auto waited = std::chrono::steady_clock::now() - asked;
+    EXPECT_EQ(name, std::string(ErrorPrefix) + "NotConnected");
+    EXPECT_THAT(message, HasSubstr("xenstored did not answer for 2 s"));
+    EXPECT_GE(waited, 1500ms);
+    EXPECT_LT(waited, 6s);
+
+    // Connected only where xenstored answers: not while it is stopped, even
+    // though its socket still takes connections.
+    EXPECT_TRUE(waitFor([&] { return !c->Connected(); }, 2s));
+    std::this_thread::sleep_for(3s);  // a reconnection's first request timed out meanwhile
+    EXPECT_FALSE(c->Connected());
+    asked = std::chrono::steady_clock::now();
+    EXPECT_EQ(failure([&] { c->Read("/hung"); }).first, std::string(ErrorPrefix) + "NotConnected");
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);
+
+    xenstored.thaw();
+    ASSERT_TRUE(waitFor([&] { return c->Connected(); }, 15s)) << stack.daemonLog();
+    stack.xenstored().write("/hung", "back");
+    EXPECT_EQ(c->Read("/hung"), "back");
+    // The subscription was placed again, and its event resent.
+    EXPECT_GE(c->waitForEvents(2).size(), 2u);
+    EXPECT_EQ(c->connectedChanges(), (std::vector<bool>{false, true}));
+}
+
+// Finding 4: the work held for all callers together is bounded, those of
+// callers that left the bus included (their calls are still sent, since a
+// call sent without waiting for its answer must still take effect, and
+// they count until answered).
+TEST(HungXenstored, CallsInFlightForAllCallersTogetherAreBounded)
+{
+    Stack::Options o;
+    o.config = hungConfig(5, 8);
+    Stack stack(o);
+    stack.xenstored().write("/pending", "v");
+    auto a = std::make_unique<RawCaller>(stack);
+    RawCaller b(stack), c(stack);
+    for (auto* caller : {a.get(), &b, &c})
+        ASSERT_EQ(caller->read("/pending"), "v");
+
+    Frozen xenstored(stack.xenstored().pid());
+    for (int i = 0; i < 5; ++i)
+        a->readLater("/pending", "a" + std::to_string(i));
+    for (int i = 0; i < 3; ++i)
+        b.readLater("/pending", "b" + std::to_string(i));
+    ASSERT_TRUE(waitFor([&] { return b.replies.all().empty() && a->replies.all().empty(); }, 200ms));
+    // a leaves; its five calls are still the daemon's to answer.
+    a.reset();
+    c.readLater("/pending", "over");
+    ASSERT_TRUE(c.replies.waitFor(1, 3s));
+    EXPECT_EQ(c.replies.of("over")->error, LimitExceeded);
+    EXPECT_THAT(c.replies.of("over")->message, HasSubstr("pending_calls_total"));
+    EXPECT_TRUE(b.replies.all().empty());
+
+    // Answered, all of them, when xenstored's silence has lasted 5 s; then
+    // there is room again.
+    ASSERT_TRUE(b.replies.waitFor(3, 10s));
+    EXPECT_EQ(b.replies.count(std::string(ErrorPrefix) + "NotConnected"), 3u);
+    xenstored.thaw();
+    ASSERT_TRUE(waitFor([&] { return errorOf([&] { c.read("/pending"); }).empty(); }, 15s));
 }

@@ -333,3 +333,41 @@ TEST_F(ClientConnection, SharedReadFailsForEveryReaderWhenTheConnectionDrops)
     ASSERT_TRUE(loop.runUntil([&] { return errors.size() == 2; }));
     expectConnectionErrors(errors, 2);
 }
+
+TEST_F(ClientConnection, SilentPeerFailsTheConnectionAfterTheReplyTimeout)
+{
+    open(2);
+    client->setReplyTimeout(200'000);
+    for (auto p : {"/s1", "/s2", "/s3"})
+        read(p);
+    // One answered in time does not count against it; the others wait.
+    Message first = takeRequest();
+    peer.reply(first, "v1");
+    ASSERT_TRUE(loop.runUntil([&] { return log.size() == 1; }));
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(loop.runUntil([&] { return disconnects == 1; }, std::chrono::seconds(2)));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+    EXPECT_EQ(disconnectReason, "xenstored did not answer for 200 ms");
+    // The one in flight and the one queued behind it.
+    expectConnectionErrors(errors, 2);
+    EXPECT_NE(errors[0].message.find("did not answer"), std::string::npos) << errors[0].message;
+    EXPECT_FALSE(client->connected());
+}
+
+TEST_F(ClientConnection, APeerThatKeepsAnsweringIsNeverTimedOut)
+{
+    open();
+    client->setReplyTimeout(100'000);
+    // Longer than the timeout in all, each request answered well within it.
+    for (int i = 0; i < 8; ++i) {
+        read("/k" + std::to_string(i));
+        Message m = takeRequest();
+        loop.runFor(std::chrono::milliseconds(40));
+        peer.reply(m, "v");
+        ASSERT_TRUE(loop.runUntil([&] { return log.size() == size_t(i + 1); }));
+    }
+    loop.runFor(std::chrono::milliseconds(250));  // idle: nothing is waiting
+    EXPECT_EQ(disconnects, 0);
+    EXPECT_TRUE(client->connected());
+    EXPECT_TRUE(errors.empty());
+}

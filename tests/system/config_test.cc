@@ -124,8 +124,23 @@ TEST(ConfigFile, OmittedPartsTakeApiDefaults)
     EXPECT_EQ(c.limits.pendingCallsPerCaller, 64u);
     EXPECT_EQ(c.limits.transactionIdleTimeoutS, 60u);
     EXPECT_EQ(c.limits.queuedWatchEvents, 262144u);
+    EXPECT_EQ(c.limits.pendingCallsTotal, 4096u);
+    EXPECT_EQ(c.limits.xenstoredTimeoutS, 10u);
     EXPECT_EQ(parse(R"({"access": [], "limits": {"queued_watch_events": 5000}})").limits.queuedWatchEvents,
               5000u);
+}
+
+TEST(ConfigFile, XenstoredIsAnsweredForBeforeACallerGivesUp)
+{
+    // A D-Bus caller waits 25 s by default: the daemon says why first.
+    Config c = parse(R"({"access": [], "limits": {"xenstored_timeout_s": 24, "pending_calls_total": 100}})");
+    EXPECT_EQ(c.limits.xenstoredTimeoutS, 24u);
+    EXPECT_EQ(c.limits.pendingCallsTotal, 100u);
+    auto late = refused(R"({"access": [], "limits": {"xenstored_timeout_s": 25}})");
+    EXPECT_EQ(late.field(), "limits.xenstored_timeout_s");
+    EXPECT_EQ(late.problem(), "expected a positive integer up to 24, got 25");
+    EXPECT_EQ(refused(R"({"access": [], "limits": {"pending_calls_total": 0}})").field(),
+              "limits.pending_calls_total");
 }
 
 TEST(ConfigFile, EmptyRuleListIsAllowedButNoRuleListIsNot)
