@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -47,6 +48,15 @@ inline size_t answerBytes(const std::vector<std::string>& v)
     return n;
 }
 inline size_t answerBytes(const std::vector<uint8_t>& v) { return v.size() + 4; }
+// ReadMany's answers: a dictionary of paths and values.
+template <class V>
+size_t answerBytes(const std::map<std::string, V>& m)
+{
+    size_t n = 4;
+    for (const auto& [key, value] : m)
+        n += 8 + answerBytes(key) + answerBytes(value);  // entries are 8-aligned
+    return n;
+}
 template <class T>
 size_t answerBytes(const T&)
 {

@@ -25,6 +25,7 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
              }}),
       gate_(callers_, link_, std::make_shared<CallCounter>()),
       data_(gate_),
+      atomic_(loop, gate_, link_),
       watches_([this](const std::string& subscriber, const std::string& path,
                       const std::string& token) { deliverWatchEvent(subscriber, path, token); }),
       outbox_(loop,
@@ -35,7 +36,7 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
                    for (const auto& [path, token] : watches_.watchedBy(subscriber))
                        deliverWatchEvent(subscriber, path, token);
                }}),
-      transactions_(loop, bus, gate_, data_, link_),
+      transactions_(loop, bus, gate_, data_, atomic_, link_),
       snapshots_(link_)
 {
     // A caller leaving the bus takes its subscriptions and transactions
@@ -245,6 +246,48 @@ void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)
             json ? a.ok(json.value()) : a.fail(json.error());
         });
     });
+}
+
+// --- atomic calls: a transaction of their own, run and retried here ------------
+
+void Service::ReadMany(sdbus::Result<std::map<std::string, std::string>>&& result,
+                       std::vector<std::string> paths)
+{
+    atomic_.readMany(answer(std::move(result), "ReadMany", describePaths(paths)), paths, {});
+}
+
+void Service::ReadManyBytes(sdbus::Result<std::map<std::string, std::vector<uint8_t>>>&& result,
+                            std::vector<std::string> paths)
+{
+    atomic_.readManyBytes(answer(std::move(result), "ReadManyBytes", describePaths(paths)), paths, {});
+}
+
+void Service::WriteMany(sdbus::Result<>&& result, std::map<std::string, std::string> values)
+{
+    atomic_.writeMany(answer(std::move(result), "WriteMany", describePaths(values)), values, {});
+}
+
+void Service::WriteManyBytes(sdbus::Result<>&& result,
+                             std::map<std::string, std::vector<uint8_t>> values)
+{
+    atomic_.writeManyBytes(answer(std::move(result), "WriteManyBytes", describePaths(values)), values, {});
+}
+
+void Service::RemoveMany(sdbus::Result<>&& result, std::vector<std::string> paths)
+{
+    atomic_.removeMany(answer(std::move(result), "RemoveMany", describePaths(paths)), paths, {});
+}
+
+void Service::CompareAndWrite(sdbus::Result<bool, std::string>&& result, std::string path,
+                              std::string expected, std::string value)
+{
+    atomic_.compareAndWrite(answer(std::move(result), "CompareAndWrite", path), path, expected, value, {});
+}
+
+void Service::WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::string path,
+                            std::string value)
+{
+    atomic_.writeIfAbsent(answer(std::move(result), "WriteIfAbsent", path), path, value, {});
 }
 
 // --- domains ---------------------------------------------------------------

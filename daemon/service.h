@@ -18,6 +18,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "daemon/answer.h"
+#include "daemon/atomic_calls.h"
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
 #include "daemon/pending_per_caller.h"
@@ -82,6 +83,18 @@ private:
     void Unwatch(sdbus::Result<>&& result, std::string path, std::string token) override;
     void StartTransaction(sdbus::Result<sdbus::ObjectPath>&& result) override;
     void Snapshot(sdbus::Result<std::string>&& result, std::string path) override;
+    void ReadMany(sdbus::Result<std::map<std::string, std::string>>&& result,
+                  std::vector<std::string> paths) override;
+    void ReadManyBytes(sdbus::Result<std::map<std::string, std::vector<uint8_t>>>&& result,
+                       std::vector<std::string> paths) override;
+    void WriteMany(sdbus::Result<>&& result, std::map<std::string, std::string> values) override;
+    void WriteManyBytes(sdbus::Result<>&& result,
+                        std::map<std::string, std::vector<uint8_t>> values) override;
+    void RemoveMany(sdbus::Result<>&& result, std::vector<std::string> paths) override;
+    void CompareAndWrite(sdbus::Result<bool, std::string>&& result, std::string path,
+                         std::string expected, std::string value) override;
+    void WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::string path,
+                       std::string value) override;
     void GetDomainPath(sdbus::Result<std::string>&& result, uint32_t domid) override;
     void IsDomainIntroduced(sdbus::Result<bool>&& result, uint32_t domid) override;
     void IntroduceDomain(sdbus::Result<>&& result, uint32_t domid, uint64_t mfn,
@@ -131,6 +144,7 @@ private:
     XenStoreLink link_;
     Gate gate_;
     DataMethods data_;
+    AtomicCalls atomic_;
     WatchMultiplexer watches_;
     // Watch calls admitted but not yet subscribed (XenStore still placing
     // the watch), per caller: they count against watches_per_caller too.

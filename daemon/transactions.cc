@@ -132,6 +132,55 @@ void Transaction::SetPermissions(sdbus::Result<>&& result, std::string path,
         registry_.data_.setPermissions(a, path, perms, scope());
 }
 
+// The atomic calls join this transaction: no transaction of their own, no
+// retries.
+void Transaction::ReadMany(sdbus::Result<std::map<std::string, std::string>>&& result,
+                           std::vector<std::string> paths)
+{
+    if (auto a = answer(std::move(result), "ReadMany", describePaths(paths)); admit(a))
+        registry_.atomic_.readMany(a, paths, scope());
+}
+
+void Transaction::ReadManyBytes(sdbus::Result<std::map<std::string, std::vector<uint8_t>>>&& result,
+                                std::vector<std::string> paths)
+{
+    if (auto a = answer(std::move(result), "ReadManyBytes", describePaths(paths)); admit(a))
+        registry_.atomic_.readManyBytes(a, paths, scope());
+}
+
+void Transaction::WriteMany(sdbus::Result<>&& result, std::map<std::string, std::string> values)
+{
+    if (auto a = answer(std::move(result), "WriteMany", describePaths(values)); admit(a))
+        registry_.atomic_.writeMany(a, values, scope());
+}
+
+void Transaction::WriteManyBytes(sdbus::Result<>&& result,
+                                 std::map<std::string, std::vector<uint8_t>> values)
+{
+    if (auto a = answer(std::move(result), "WriteManyBytes", describePaths(values)); admit(a))
+        registry_.atomic_.writeManyBytes(a, values, scope());
+}
+
+void Transaction::RemoveMany(sdbus::Result<>&& result, std::vector<std::string> paths)
+{
+    if (auto a = answer(std::move(result), "RemoveMany", describePaths(paths)); admit(a))
+        registry_.atomic_.removeMany(a, paths, scope());
+}
+
+void Transaction::CompareAndWrite(sdbus::Result<bool, std::string>&& result, std::string path,
+                                  std::string expected, std::string value)
+{
+    if (auto a = answer(std::move(result), "CompareAndWrite", path); admit(a))
+        registry_.atomic_.compareAndWrite(a, path, expected, value, scope());
+}
+
+void Transaction::WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::string path,
+                                std::string value)
+{
+    if (auto a = answer(std::move(result), "WriteIfAbsent", path); admit(a))
+        registry_.atomic_.writeIfAbsent(a, path, value, scope());
+}
+
 void Transaction::Commit(sdbus::Result<bool>&& result)
 {
     auto a = answer(std::move(result), "Commit");
@@ -198,8 +247,8 @@ int Transaction::onIdle(sd_event_source*, uint64_t, void* self)
 // --- TransactionRegistry ---------------------------------------------------
 
 TransactionRegistry::TransactionRegistry(sd_event* loop, sdbus::IConnection& bus, Gate& gate,
-                                         DataMethods& data, XenStoreLink& link)
-    : loop_(loop), bus_(bus), gate_(gate), data_(data), link_(link)
+                                         DataMethods& data, AtomicCalls& atomic, XenStoreLink& link)
+    : loop_(loop), bus_(bus), gate_(gate), data_(data), atomic_(atomic), link_(link)
 {
 }
 

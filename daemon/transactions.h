@@ -25,6 +25,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "daemon/answer.h"
+#include "daemon/atomic_calls.h"
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
 #include "daemon/pending_per_caller.h"
@@ -66,6 +67,18 @@ private:
     void GetPermissions(sdbus::Result<std::vector<std::string>>&& result, std::string path) override;
     void SetPermissions(sdbus::Result<>&& result, std::string path,
                         std::vector<std::string> perms) override;
+    void ReadMany(sdbus::Result<std::map<std::string, std::string>>&& result,
+                  std::vector<std::string> paths) override;
+    void ReadManyBytes(sdbus::Result<std::map<std::string, std::vector<uint8_t>>>&& result,
+                       std::vector<std::string> paths) override;
+    void WriteMany(sdbus::Result<>&& result, std::map<std::string, std::string> values) override;
+    void WriteManyBytes(sdbus::Result<>&& result,
+                        std::map<std::string, std::vector<uint8_t>> values) override;
+    void RemoveMany(sdbus::Result<>&& result, std::vector<std::string> paths) override;
+    void CompareAndWrite(sdbus::Result<bool, std::string>&& result, std::string path,
+                         std::string expected, std::string value) override;
+    void WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::string path,
+                       std::string value) override;
     void Commit(sdbus::Result<bool>&& result) override;
     void Abort(sdbus::Result<>&& result) override;
 
@@ -98,7 +111,7 @@ private:
 class TransactionRegistry {
 public:
     TransactionRegistry(sd_event* loop, sdbus::IConnection& bus, Gate& gate, DataMethods& data,
-                        XenStoreLink& link);
+                        AtomicCalls& atomic, XenStoreLink& link);
     ~TransactionRegistry();
 
     void setIdleTimeoutSeconds(unsigned s) { idleUsec_ = uint64_t(s) * 1'000'000; }
@@ -129,6 +142,7 @@ private:
     sdbus::IConnection& bus_;
     Gate& gate_;
     DataMethods& data_;
+    AtomicCalls& atomic_;
     XenStoreLink& link_;
     uint64_t idleUsec_ = 60'000'000;
     unsigned perCaller_ = 8;

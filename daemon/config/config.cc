@@ -46,6 +46,7 @@ constexpr LimitField limitFields[] = {
     {"pending_calls_total", &Limits::pendingCallsTotal, 1048576},
     // Below the 25 s a D-Bus caller waits by default: it hears why.
     {"xenstored_timeout_s", &Limits::xenstoredTimeoutS, 24},
+    {"atomic_call_retries", &Limits::atomicCallRetries, 100},
 };
 
 constexpr Access allKinds[] = {Access::Read, Access::Write, Access::Watch, Access::Admin};

@@ -35,6 +35,9 @@ struct Limits {
     // How long xenstored may leave a request unanswered before the daemon
     // treats it as gone and reconnects (callers wait 25 s by default).
     unsigned xenstoredTimeoutS = 10;
+    // How often an atomic call (WriteMany, CompareAndWrite, …) runs again
+    // after xenstored refused its commit as conflicting (EAGAIN).
+    unsigned atomicCallRetries = 5;
 };
 
 struct Rule {

@@ -128,6 +128,11 @@ TEST(ConfigFile, OmittedPartsTakeApiDefaults)
     EXPECT_EQ(c.limits.xenstoredTimeoutS, 10u);
     EXPECT_EQ(parse(R"({"access": [], "limits": {"queued_watch_events": 5000}})").limits.queuedWatchEvents,
               5000u);
+    EXPECT_EQ(c.limits.atomicCallRetries, 5u);
+    EXPECT_EQ(parse(R"({"access": [], "limits": {"atomic_call_retries": 2}})").limits.atomicCallRetries,
+              2u);
+    EXPECT_EQ(refused(R"({"access": [], "limits": {"atomic_call_retries": 101}})").problem(),
+              "expected a positive integer up to 100, got 101");
 }
 
 TEST(ConfigFile, XenstoredIsAnsweredForBeforeACallerGivesUp)

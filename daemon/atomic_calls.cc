@@ -1,0 +1,484 @@
+#include "daemon/atomic_calls.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "daemon/timer.h"
+#include "dbus/text.h"
+#include "protocol/validate.h"
+
+namespace xsd {
+
+namespace {
+
+using Outcome = AtomicCalls::Outcome;
+
+// The pause before a retry: random up to a ceiling that doubles with each
+// retry (2 ms, 4 ms, …, 50 ms), so callers that conflicted with each other
+// do not meet again at once.
+constexpr uint64_t FirstPauseCeilingUsec = 2'000;
+constexpr uint64_t MaxPauseCeilingUsec = 50'000;
+
+Outcome answerAfter(bool commit, std::function<void()> answer)
+{
+    Outcome o;
+    o.commit = commit;
+    o.answer = std::move(answer);
+    return o;
+}
+
+Outcome failure(sdbus::Error error)
+{
+    Outcome o;
+    o.failure = std::move(error);
+    return o;
+}
+
+bool isErrno(const xs::Error& e, std::string_view name)
+{
+    return e.kind == xs::Error::Kind::XenStore && e.errnoName == name;
+}
+
+// xenstored refused a request; `context` says of which call and, for calls
+// of several paths, which path.
+Outcome refused(const xs::Error& e, const std::string& context)
+{
+    Outcome o = failure(errors::fromXenStore(e, context));
+    o.conflict = isErrno(e, "EAGAIN");
+    return o;
+}
+
+sdbus::Error notText(const std::string& context, size_t bytes, const char* instead)
+{
+    return errors::make(errors::NotText, context + ": the value (" + std::to_string(bytes) +
+                                             " bytes) is not UTF-8 text; use " + instead);
+}
+
+// Sends n requests at once (they are pipelined) and hands `all` their
+// results, in order, once the last is answered.
+template <class T, class Send, class All>
+void gather(size_t n, Send send, All all)
+{
+    struct State {
+        std::vector<std::optional<xs::Result<T>>> results;
+        size_t left;
+        All all;
+    };
+    auto st = std::make_shared<State>(
+        State{std::vector<std::optional<xs::Result<T>>>(n), n, std::move(all)});
+    for (size_t i = 0; i < n; ++i)
+        send(i, [st, i](xs::Result<T> r) {
+            st->results[i].emplace(std::move(r));
+            if (--st->left == 0)
+                st->all(st->results);
+        });
+}
+
+// The bounds of one call, before its paths are looked at.
+std::optional<sdbus::Error> checkBounds(const std::string& what, size_t paths, size_t bytes)
+{
+    if (paths > MaxPathsPerAtomicCall)
+        return errors::make(errors::InvalidArgument,
+                            what + ": " + std::to_string(paths) + " paths; a call names at most " +
+                                std::to_string(MaxPathsPerAtomicCall));
+    if (bytes > MaxBytesPerAtomicCall)
+        return errors::make(errors::nameForErrno("E2BIG"),
+                            what + ": " + std::to_string(bytes) +
+                                " bytes of paths and values; a call carries at most " +
+                                std::to_string(MaxBytesPerAtomicCall) + " (1 MiB)");
+    return std::nullopt;
+}
+
+// One path, and for a write its value: what the one-path methods check.
+std::optional<sdbus::Error> checkPathOf(const std::string& what, const std::string& path,
+                                        const std::string* value = nullptr)
+{
+    auto v = xs::checkPath(path);
+    if (!v && value)
+        v = xs::checkPayloadSize(path.size() + 1 + value->size());
+    if (v)
+        return errors::make(errors::InvalidArgument, what + ": " + path + ": " + *v);
+    return std::nullopt;
+}
+
+std::string asString(const std::string& s) { return s; }
+std::string asString(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+}  // namespace
+
+// --- one call in a transaction of its own, retried -------------------------
+
+class AtomicCalls::Run : public std::enable_shared_from_this<Run> {
+public:
+    Run(AtomicCalls& calls, Body body, std::function<void(const sdbus::Error&)> fail,
+        std::string what)
+        : calls_(calls), body_(std::move(body)), fail_(std::move(fail)), what_(std::move(what)),
+          generation_(calls.link_.generation())
+    {
+    }
+    ~Run() { sd_event_source_disable_unref(pause_); }
+
+    void attempt(xs::Client& c)
+    {
+        c.transactionStart([self = shared_from_this(), &c](xs::Result<xs::TxId> r) {
+            if (!r)
+                return self->ended(refused(r.error(), self->what_));
+            const xs::TxId tx = r.value();
+            self->body_(c, tx, [self, &c, tx](Outcome o) { self->decided(c, tx, std::move(o)); });
+        });
+    }
+
+    // After the pause: again, unless the connection the call started on is
+    // gone (a restarted xenstored has none of what the call saw).
+    void resume()
+    {
+        auto* c = calls_.link_.client();
+        if (!c || calls_.link_.generation() != generation_)
+            return fail_(errors::make(errors::NotConnected,
+                                      what_ + ": the connection to xenstored was lost during the "
+                                              "call; none of it was committed"));
+        attempt(*c);
+    }
+
+    AtomicCalls& calls() const { return calls_; }
+    sd_event_source*& pauseSource() { return pause_; }
+
+private:
+    void decided(xs::Client& c, xs::TxId tx, Outcome o)
+    {
+        if (!o.commit || o.failure) {
+            c.transactionEnd(tx, false, [](xs::Result<bool>) {});
+            return ended(std::move(o));
+        }
+        c.transactionEnd(tx, true, [self = shared_from_this(), answer = std::move(o.answer)](
+                                       xs::Result<bool> committed) {
+            if (!committed)
+                return self->fail_(errors::fromXenStore(committed.error(), self->what_));
+            if (!committed.value())
+                return self->conflicted();
+            answer();
+        });
+    }
+
+    // The transaction is over (aborted, or never started).
+    void ended(Outcome o)
+    {
+        if (!o.failure)
+            return o.answer();
+        if (o.conflict)
+            return conflicted();
+        fail_(*o.failure);
+    }
+
+    void conflicted()
+    {
+        const unsigned limit = calls_.gate_.config().limits.atomicCallRetries;
+        if (retries_ >= limit)
+            return fail_(errors::make(
+                errors::nameForErrno("EAGAIN"),
+                what_ + ": the paths kept changing: xenstored refused the commit as conflicting " +
+                    std::to_string(retries_ + 1) + " times (EAGAIN), and the daemon retries " +
+                    std::to_string(limit) + " times (atomic_call_retries)"));
+        calls_.pause(shared_from_this(), ++retries_);
+    }
+
+    AtomicCalls& calls_;
+    Body body_;
+    std::function<void(const sdbus::Error&)> fail_;
+    std::string what_;
+    uint64_t generation_;
+    unsigned retries_ = 0;
+    sd_event_source* pause_ = nullptr;
+};
+
+AtomicCalls::AtomicCalls(sd_event* loop, Gate& gate, XenStoreLink& link)
+    : loop_(loop), gate_(gate), link_(link), random_(std::random_device{}())
+{
+}
+
+AtomicCalls::~AtomicCalls() = default;
+
+void AtomicCalls::pause(const std::shared_ptr<Run>& run, unsigned retry)
+{
+    const uint64_t ceiling =
+        std::min(MaxPauseCeilingUsec, FirstPauseCeilingUsec << std::min(retry - 1, 8u));
+    const uint64_t usec = std::uniform_int_distribution<uint64_t>(0, ceiling)(random_);
+    if (!armOneShot(loop_, run->pauseSource(), monotonicNow(loop_) + usec, &AtomicCalls::onPaused,
+                    run.get(), "atomic-call-pause"))
+        return run->resume();  // no timer: retry at once rather than never
+    pausing_.insert(run);
+}
+
+int AtomicCalls::onPaused(sd_event_source*, uint64_t, void* userdata)
+{
+    auto run = static_cast<Run*>(userdata)->shared_from_this();
+    // Runs only while the Run is in pausing_, whose AtomicCalls is alive.
+    run->calls().pausing_.erase(run);
+    run->resume();
+    return 0;
+}
+
+// --- admission -----------------------------------------------------------
+
+struct AtomicCalls::Admission {
+    std::vector<Check> checks;
+    size_t asked = 0;
+    size_t passed = 0;
+    bool asking = false;  // inside admitNext: a check that passes at once does not recurse
+    std::function<void(xs::Client&)> go;
+};
+
+template <class... T>
+void AtomicCalls::admit(const Answer<T...>& a, std::vector<Check> checks, const Scope& s, Body body)
+{
+    auto admission = std::make_shared<Admission>();
+    admission->checks = std::move(checks);
+    admission->go = [this, a, check = s.check, tx = s.tx, body = std::move(body)](xs::Client& c) {
+        if (check)
+            if (auto e = check())
+                return a.fail(*e);
+        run(a, c, tx, body);
+    };
+    admitNext(a, admission);
+}
+
+template <class... T>
+void AtomicCalls::admitNext(const Answer<T...>& a, const std::shared_ptr<Admission>& admission)
+{
+    auto& ad = *admission;
+    if (ad.asking)
+        return;
+    ad.asking = true;
+    // One check at a time, the next once the one before passed (at once, or
+    // later when the Gate had to ask someone): a call is judged as the
+    // one-path calls it stands for would be. A check that fails answers
+    // the call, and nothing is asked after it.
+    while (ad.asked == ad.passed && ad.asked < ad.checks.size()) {
+        const Check& check = ad.checks[ad.asked++];
+        gate_.admit(a, check.access, check.path, [this, a, admission](xs::Client& c) {
+            if (++admission->passed == admission->checks.size())
+                return admission->go(c);
+            admitNext(a, admission);
+        });
+    }
+    ad.asking = false;
+}
+
+template <class... T>
+void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body)
+{
+    if (tx != xs::NoTransaction) {
+        // Inside the caller's transaction: its requests join it, and its
+        // Commit decides.
+        body(client, tx, [a](Outcome o) {
+            if (o.failure)
+                return a.fail(*o.failure);
+            o.answer();
+        });
+        return;
+    }
+    auto r = std::make_shared<Run>(*this, std::move(body), [a](const sdbus::Error& e) { a.fail(e); },
+                                   a.what());
+    r->attempt(client);
+}
+
+// --- the calls -----------------------------------------------------------
+
+template <class Values>
+void AtomicCalls::readValues(const Answer<Values>& a, const std::vector<std::string>& paths,
+                             const Scope& s)
+{
+    size_t bytes = 0;
+    for (const auto& p : paths)
+        bytes += p.size();
+    if (auto e = checkBounds(a.what(), paths.size(), bytes))
+        return a.fail(*e);
+    std::vector<Check> checks;
+    for (const auto& p : paths) {
+        if (auto e = checkPathOf(a.what(), p))
+            return a.fail(*e);
+        checks.push_back({Access::Read, p});
+    }
+    if (paths.empty())
+        return a.ok(Values{});
+    // The answer holds each path once.
+    std::vector<std::string> unique = paths;
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+
+    admit(a, std::move(checks), s, [a, unique](xs::Client& c, xs::TxId tx, auto decide) {
+        gather<std::string>(
+            unique.size(), [&](size_t i, auto done) { c.read(unique[i], tx, std::move(done)); },
+            [a, unique, decide](std::vector<std::optional<xs::Result<std::string>>>& results) {
+                Values values;
+                for (size_t i = 0; i < unique.size(); ++i) {
+                    auto& r = *results[i];
+                    if (!r) {
+                        if (isErrno(r.error(), "ENOENT"))
+                            continue;  // absent from the answer
+                        return decide(refused(r.error(), a.what() + ": " + unique[i]));
+                    }
+                    if constexpr (std::is_same_v<Values, Texts>) {
+                        if (!isText(r.value()))
+                            return decide(failure(notText(a.what() + ": " + unique[i],
+                                                          r.value().size(), "ReadManyBytes")));
+                        values.emplace(unique[i], std::move(r.value()));
+                    } else {
+                        values.emplace(unique[i],
+                                       std::vector<uint8_t>(r.value().begin(), r.value().end()));
+                    }
+                }
+                // Committed, not aborted: C xenstored reads the latest values
+                // inside a transaction and only its commit says whether they
+                // still held together (oxenstored reads a copy, and commits a
+                // transaction that wrote nothing at no cost).
+                decide(answerAfter(true, [a, values = std::move(values)] { a.ok(values); }));
+            });
+    });
+}
+
+void AtomicCalls::readMany(const Answer<Texts>& a, const std::vector<std::string>& paths,
+                           const Scope& s)
+{
+    readValues(a, paths, s);
+}
+
+void AtomicCalls::readManyBytes(const Answer<Bytes>& a, const std::vector<std::string>& paths,
+                                const Scope& s)
+{
+    readValues(a, paths, s);
+}
+
+template <class Values>
+void AtomicCalls::writeValues(const Answer<>& a, const Values& values, const Scope& s)
+{
+    size_t bytes = 0;
+    for (const auto& [path, value] : values)
+        bytes += path.size() + value.size();
+    if (auto e = checkBounds(a.what(), values.size(), bytes))
+        return a.fail(*e);
+    std::vector<std::pair<std::string, std::string>> writes;
+    std::vector<Check> checks;
+    for (const auto& [path, value] : values) {
+        writes.emplace_back(path, asString(value));
+        if (auto e = checkPathOf(a.what(), path, &writes.back().second))
+            return a.fail(*e);
+        checks.push_back({Access::Write, path});
+    }
+    if (writes.empty())
+        return a.ok();
+
+    admit(a, std::move(checks), s, [a, writes](xs::Client& c, xs::TxId tx, auto decide) {
+        gather<xs::Unit>(
+            writes.size(),
+            [&](size_t i, auto done) { c.write(writes[i].first, writes[i].second, tx, std::move(done)); },
+            [a, writes, decide](std::vector<std::optional<xs::Result<xs::Unit>>>& results) {
+                for (size_t i = 0; i < writes.size(); ++i)
+                    if (!*results[i])
+                        return decide(refused(results[i]->error(), a.what() + ": " + writes[i].first));
+                decide(answerAfter(true, [a] { a.ok(); }));
+            });
+    });
+}
+
+void AtomicCalls::writeMany(const Answer<>& a, const Texts& values, const Scope& s)
+{
+    writeValues(a, values, s);
+}
+
+void AtomicCalls::writeManyBytes(const Answer<>& a, const Bytes& values, const Scope& s)
+{
+    writeValues(a, values, s);
+}
+
+void AtomicCalls::removeMany(const Answer<>& a, const std::vector<std::string>& paths,
+                             const Scope& s)
+{
+    size_t bytes = 0;
+    for (const auto& p : paths)
+        bytes += p.size();
+    if (auto e = checkBounds(a.what(), paths.size(), bytes))
+        return a.fail(*e);
+    std::vector<Check> checks;
+    for (const auto& p : paths) {
+        if (auto e = checkPathOf(a.what(), p))
+            return a.fail(*e);
+        checks.push_back({Access::Write, p});
+    }
+    if (paths.empty())
+        return a.ok();
+
+    admit(a, std::move(checks), s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
+        gather<xs::Unit>(
+            paths.size(), [&](size_t i, auto done) { c.rm(paths[i], tx, std::move(done)); },
+            [a, paths, decide](std::vector<std::optional<xs::Result<xs::Unit>>>& results) {
+                for (size_t i = 0; i < paths.size(); ++i) {
+                    const auto& r = *results[i];
+                    // Gone already (or under a path removed before it), as
+                    // xenstored itself mostly treats RM of a missing node.
+                    if (!r && !isErrno(r.error(), "ENOENT"))
+                        return decide(refused(r.error(), a.what() + ": " + paths[i]));
+                }
+                decide(answerAfter(true, [a] { a.ok(); }));
+            });
+    });
+}
+
+void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std::string& path,
+                                  const std::string& expected, const std::string& value,
+                                  const Scope& s)
+{
+    if (auto e = checkBounds(a.what(), 1, path.size() + expected.size() + value.size()))
+        return a.fail(*e);
+    if (auto e = checkPathOf(a.what(), path, &value))
+        return a.fail(*e);
+    Body body = [a, path, expected, value](xs::Client& c, xs::TxId tx, auto decide) {
+        c.read(path, tx, [a, &c, tx, path, expected, value, decide](xs::Result<std::string> r) {
+            if (!r) {
+                if (isErrno(r.error(), "ENOENT"))
+                    return decide(failure(errors::make(
+                        errors::nameForErrno("ENOENT"),
+                        a.what() + ": no such node (ENOENT); WriteIfAbsent creates one")));
+                return decide(refused(r.error(), a.what()));
+            }
+            if (!isText(r.value()))
+                return decide(failure(notText(a.what(), r.value().size(), "ReadBytes")));
+            if (r.value() != expected)
+                return decide(answerAfter(false, [a, current = r.value()] { a.ok(false, current); }));
+            c.write(path, value, tx, [a, value, decide](xs::Result<xs::Unit> w) {
+                if (!w)
+                    return decide(refused(w.error(), a.what()));
+                decide(answerAfter(true, [a, value] { a.ok(true, value); }));
+            });
+        });
+    };
+    admit(a, {{Access::Read, path}, {Access::Write, path}}, s, std::move(body));
+}
+
+void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::string& path,
+                                const std::string& value, const Scope& s)
+{
+    if (auto e = checkBounds(a.what(), 1, path.size() + value.size()))
+        return a.fail(*e);
+    if (auto e = checkPathOf(a.what(), path, &value))
+        return a.fail(*e);
+    Body body = [a, path, value](xs::Client& c, xs::TxId tx, auto decide) {
+        c.read(path, tx, [a, &c, tx, path, value, decide](xs::Result<std::string> r) {
+            if (r) {
+                if (!isText(r.value()))
+                    return decide(failure(notText(a.what(), r.value().size(), "ReadBytes")));
+                return decide(answerAfter(false, [a, current = r.value()] { a.ok(false, current); }));
+            }
+            if (!isErrno(r.error(), "ENOENT"))
+                return decide(refused(r.error(), a.what()));
+            c.write(path, value, tx, [a, value, decide](xs::Result<xs::Unit> w) {
+                if (!w)
+                    return decide(refused(w.error(), a.what()));
+                decide(answerAfter(true, [a, value] { a.ok(true, value); }));
+            });
+        });
+    };
+    admit(a, {{Access::Read, path}, {Access::Write, path}}, s, std::move(body));
+}
+
+}  // namespace xsd
