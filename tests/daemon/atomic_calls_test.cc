@@ -1,0 +1,290 @@
+// The atomic calls one by one, against the real stack: ReadMany, WriteMany,
+// RemoveMany (and their Bytes twins), CompareAndWrite and WriteIfAbsent —
+// what each answers, that each ran in one XenStore transaction (oxenstored's
+// access log), that a call with one bad or forbidden path sends nothing,
+// the bounds of a call, and the same methods inside a transaction object.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "tests/ctl/access_log.h"
+#include "tests/harness/stack.h"
+
+using namespace xsd::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+using Texts = std::map<std::string, std::string>;
+using Bytes = std::map<std::string, std::vector<uint8_t>>;
+
+const std::string Prefix = ErrorPrefix;
+
+// The error a call failed with: its name and message.
+template <class F>
+sdbus::Error failure(F&& f)
+{
+    try {
+        f();
+    } catch (const sdbus::Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "the call succeeded";
+    return sdbus::Error("none", "none");
+}
+
+class AtomicCalls : public ::testing::Test {
+protected:
+    Stack stack;
+    std::unique_ptr<Client> c = stack.client();
+
+    int transactionsStarted() { return stack.xenstored().countAccessLog({" t start"}); }
+    // The transaction ids ("A3.7") of the access log's entries `op` on `path`.
+    std::set<std::string> transactionsOf(const std::string& op, const std::string& path)
+    {
+        std::set<std::string> ids;
+        for (const auto& e : parseAccessLog(stack.xenstored().accessLog()))
+            if (e.rest.rfind(op, 0) == 0 && e.rest.find(" " + path) != std::string::npos)
+                ids.insert(e.id);
+        return ids;
+    }
+};
+
+}  // namespace
+
+TEST_F(AtomicCalls, ReadManyAnswersThePathsThatExistFromOneTransaction)
+{
+    stack.xenstored().write("/rm/a", "1");
+    stack.xenstored().write("/rm/b", "");
+    stack.xenstored().write("/rm/c/d", "deep");
+    auto values = c->ReadMany({"/rm/a", "/rm/b", "/rm/missing", "/rm/c/d", "/rm/a"});
+    EXPECT_EQ(values, (Texts{{"/rm/a", "1"}, {"/rm/b", ""}, {"/rm/c/d", "deep"}}));
+    // All four reads in one transaction, which was committed (C xenstored
+    // says only at the commit whether the reads held together).
+    auto ids = transactionsOf("read", "/rm/a");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(transactionsOf("read", "/rm/missing"), ids);
+    EXPECT_EQ(transactionsOf("read", "/rm/c/d"), ids);
+    EXPECT_NE(ids.begin()->find('.'), std::string::npos) << "read outside a transaction";
+    EXPECT_TRUE(c->ReadMany({}).empty());
+    EXPECT_TRUE(c->ReadMany({"/rm/none"}).empty());
+}
+
+TEST_F(AtomicCalls, ReadManyRefusesBinaryValuesNamingThePathAndReadManyBytesGivesThem)
+{
+    c->WriteBytes("/bin/raw", {0xff, 0x00, 0x41});
+    c->Write("/bin/text", "t");
+    auto e = failure([&] { c->ReadMany({"/bin/text", "/bin/raw"}); });
+    EXPECT_EQ(e.getName(), Prefix + "NotText");
+    EXPECT_THAT(e.getMessage(), HasSubstr("/bin/raw: the value (3 bytes) is not UTF-8 text; use ReadManyBytes"));
+    EXPECT_EQ(c->ReadManyBytes({"/bin/raw", "/bin/text", "/bin/gone"}),
+              (Bytes{{"/bin/raw", {0xff, 0x00, 0x41}}, {"/bin/text", {'t'}}}));
+}
+
+TEST_F(AtomicCalls, WriteManyWritesEveryPathInOneCommittedTransaction)
+{
+    c->WriteMany({{"/wm/a", "1"}, {"/wm/b/c", "2"}, {"/wm/empty", ""}});
+    EXPECT_EQ(stack.xenstored().read("/wm/a"), "1");
+    EXPECT_EQ(stack.xenstored().read("/wm/b/c"), "2");
+    EXPECT_EQ(stack.xenstored().read("/wm/empty"), "");
+    auto ids = transactionsOf("write", "/wm/a");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(transactionsOf("write", "/wm/b/c"), ids);
+    auto log = parseAccessLog(stack.xenstored().accessLog());
+    EXPECT_GE(findEntry(log, "commit", "", *ids.begin()), 0) << stack.xenstored().accessLog();
+
+    c->WriteManyBytes({{"/wm/bytes", {0x00, 0xfe}}, {"/wm/a", {'9'}}});
+    EXPECT_EQ(c->ReadBytes("/wm/bytes"), (std::vector<uint8_t>{0x00, 0xfe}));
+    EXPECT_EQ(c->Read("/wm/a"), "9");
+    int before = transactionsStarted();
+    c->WriteMany({});
+    EXPECT_EQ(transactionsStarted(), before);
+}
+
+TEST_F(AtomicCalls, RemoveManyRemovesEveryPathAndMissingOnesAreNoError)
+{
+    c->WriteMany({{"/del/a/x", "1"}, {"/del/b", "2"}, {"/del/keep", "3"}});
+    c->RemoveMany({"/del/a", "/del/a/x", "/del/b", "/del/never"});
+    EXPECT_FALSE(c->Exists("/del/a"));
+    EXPECT_FALSE(c->Exists("/del/b"));
+    EXPECT_EQ(c->Read("/del/keep"), "3");
+    auto ids = transactionsOf("rm", "/del/a");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(transactionsOf("rm", "/del/b"), ids);
+}
+
+TEST_F(AtomicCalls, CompareAndWriteWritesOnlyOverTheExpectedValue)
+{
+    c->Write("/cas/n", "5");
+    EXPECT_EQ(c->CompareAndWrite("/cas/n", "5", "6"), std::make_tuple(true, std::string("6")));
+    EXPECT_EQ(stack.xenstored().read("/cas/n"), "6");
+    // Stale expectation: nothing written, the value there now answered.
+    EXPECT_EQ(c->CompareAndWrite("/cas/n", "5", "7"), std::make_tuple(false, std::string("6")));
+    EXPECT_EQ(stack.xenstored().read("/cas/n"), "6");
+    // The empty value is a value like any other.
+    c->Write("/cas/empty", "");
+    EXPECT_EQ(c->CompareAndWrite("/cas/empty", "", "taken"), std::make_tuple(true, std::string("taken")));
+
+    auto missing = failure([&] { c->CompareAndWrite("/cas/none", "", "1"); });
+    EXPECT_EQ(missing.getName(), Prefix + "NoEntry");
+    EXPECT_THAT(missing.getMessage(), HasSubstr("WriteIfAbsent"));
+    EXPECT_FALSE(c->Exists("/cas/none"));
+    c->WriteBytes("/cas/bin", {0xff});
+    EXPECT_EQ(failure([&] { c->CompareAndWrite("/cas/bin", "x", "1"); }).getName(), Prefix + "NotText");
+
+    // The read and the write in one transaction (the first Write made none).
+    auto reads = transactionsOf("read", "/cas/n");
+    auto writes = transactionsOf("write", "/cas/n");
+    ASSERT_EQ(writes.size(), 2u);
+    const std::string tx = *std::find_if(writes.begin(), writes.end(), [](const std::string& id) {
+        return id.find('.') != std::string::npos;
+    });
+    EXPECT_TRUE(reads.count(tx)) << tx;
+}
+
+TEST_F(AtomicCalls, WriteIfAbsentWritesOnlyWhereNoNodeIs)
+{
+    EXPECT_EQ(c->WriteIfAbsent("/lead/er", "me"), std::make_tuple(true, std::string("me")));
+    EXPECT_EQ(c->WriteIfAbsent("/lead/er", "you"), std::make_tuple(false, std::string("me")));
+    EXPECT_EQ(stack.xenstored().read("/lead/er"), "me");
+    // A node with an empty value is there.
+    c->Mkdir("/lead/dir");
+    EXPECT_EQ(c->WriteIfAbsent("/lead/dir", "x"), std::make_tuple(false, std::string("")));
+    EXPECT_EQ(c->Read("/lead/dir"), "");
+}
+
+TEST_F(AtomicCalls, ABadPathOrAnOversizedCallSendsNothing)
+{
+    c->Write("/bad/keep", "old");
+    const int before = transactionsStarted();
+    auto e = failure([&] { c->WriteMany({{"/bad/keep", "new"}, {"/bad//path", "x"}}); });
+    EXPECT_EQ(e.getName(), Prefix + "InvalidArgument");
+    EXPECT_THAT(e.getMessage(), HasSubstr("/bad//path: path contains '//'"));
+    EXPECT_EQ(failure([&] { c->RemoveMany({"/bad/keep", "@releaseDomain"}); }).getName(),
+              Prefix + "InvalidArgument");
+    EXPECT_EQ(failure([&] { c->ReadMany({"/bad/keep", "/trailing/"}); }).getName(),
+              Prefix + "InvalidArgument");
+    // One write whose path and value together pass XenStore's 4096 bytes.
+    EXPECT_EQ(failure([&] { c->WriteMany({{"/bad/keep", "new"}, {"/bad/big", std::string(4096, 'v')}}); })
+                  .getName(),
+              Prefix + "InvalidArgument");
+    EXPECT_EQ(failure([&] { c->CompareAndWrite("/bad/keep", "old", std::string(4096, 'v')); }).getName(),
+              Prefix + "InvalidArgument");
+
+    // The bounds of a call, named in the message.
+    std::vector<std::string> tooMany;
+    Texts tooManyValues;
+    for (int i = 0; i <= 1000; ++i) {
+        tooMany.push_back("/bad/n" + std::to_string(i));
+        tooManyValues[tooMany.back()] = "1";
+    }
+    auto many = failure([&] { c->ReadMany(tooMany); });
+    EXPECT_EQ(many.getName(), Prefix + "InvalidArgument");
+    EXPECT_THAT(many.getMessage(), HasSubstr("1001 paths; a call names at most 1000"));
+    EXPECT_EQ(failure([&] { c->WriteMany(tooManyValues); }).getName(), Prefix + "InvalidArgument");
+    EXPECT_EQ(failure([&] { c->RemoveMany(tooMany); }).getName(), Prefix + "InvalidArgument");
+    tooMany.pop_back();
+    EXPECT_EQ(c->ReadMany(tooMany).size(), 0u);  // 1000 is allowed
+    Texts heavy;
+    for (int i = 0; i < 300; ++i)
+        heavy["/bad/heavy" + std::to_string(i)] = std::string(4000, 'h');
+    auto big = failure([&] { c->WriteMany(heavy); });
+    EXPECT_EQ(big.getName(), Prefix + "TooBig");
+    EXPECT_THAT(big.getMessage(), HasSubstr("a call carries at most 1048576 (1 MiB)"));
+
+    EXPECT_EQ(c->Read("/bad/keep"), "old");
+    EXPECT_FALSE(c->Exists("/bad/big"));
+    EXPECT_FALSE(c->Exists("/bad/heavy0"));
+    // Only the one allowed ReadMany of 1000 paths started a transaction.
+    EXPECT_EQ(transactionsStarted(), before + 1);
+}
+
+TEST_F(AtomicCalls, InsideATransactionTheyJoinItAndCommitDecides)
+{
+    c->Write("/in/n", "1");
+    TransactionClient t(c->connection(), c->StartTransaction());
+    const int started = transactionsStarted();
+    t.WriteMany({{"/in/a", "A"}, {"/in/b", "B"}});
+    EXPECT_EQ(t.ReadMany({"/in/a", "/in/b", "/in/n"}), (Texts{{"/in/a", "A"}, {"/in/b", "B"}, {"/in/n", "1"}}));
+    EXPECT_EQ(t.CompareAndWrite("/in/n", "1", "2"), std::make_tuple(true, std::string("2")));
+    EXPECT_EQ(t.WriteIfAbsent("/in/a", "again"), std::make_tuple(false, std::string("A")));
+    t.RemoveMany({"/in/b"});
+    EXPECT_EQ(t.ReadManyBytes({"/in/b", "/in/n"}), (Bytes{{"/in/n", {'2'}}}));
+    // Nothing visible outside before the commit, and no transaction of
+    // their own.
+    EXPECT_FALSE(c->Exists("/in/a"));
+    EXPECT_EQ(c->Read("/in/n"), "1");
+    EXPECT_EQ(transactionsStarted(), started);
+    EXPECT_TRUE(t.Commit());
+    EXPECT_EQ(c->ReadMany({"/in/a", "/in/b", "/in/n"}), (Texts{{"/in/a", "A"}, {"/in/n", "2"}}));
+}
+
+TEST_F(AtomicCalls, InsideATransactionTheSameChecksApplyAndAnEndedOneSaysSo)
+{
+    const auto path = c->StartTransaction();
+    TransactionClient t(c->connection(), path);
+    EXPECT_EQ(failure([&] { t.WriteMany({{"/x", "1"}, {"/y//z", "2"}}); }).getName(),
+              Prefix + "InvalidArgument");
+    auto other = stack.client();
+    TransactionClient stolen(other->connection(), path);
+    EXPECT_EQ(failure([&] { stolen.ReadMany({"/x"}); }).getName(), Prefix + "AccessDenied");
+    t.Abort();
+    EXPECT_EQ(failure([&] { t.WriteMany({{"/x", "1"}}); }).getName(),
+              "org.freedesktop.DBus.Error.UnknownObject");
+    EXPECT_FALSE(c->Exists("/x"));
+}
+
+TEST(AtomicCallsAccess, AForbiddenPathFailsTheWholeCallBeforeAnythingIsSent)
+{
+    Stack::Options o;
+    o.config = R"({"access": [
+        {"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]},
+        {"uid": 65534, "paths": ["/pub"], "allow": ["read", "write"]},
+        {"uid": 65534, "paths": ["/ro"], "allow": ["read"]}]})";
+    Stack stack(o);
+    stack.xenstored().write("/ro/x", "0");
+    const int before = stack.xenstored().countAccessLog({" t start"});
+    auto busctl = [&](const std::vector<std::string>& args) {
+        std::vector<std::string> argv{"busctl", "--address=" + stack.address(), "call", BusName,
+                                      ObjectPath, Interface};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return stack.asNobody(argv);
+    };
+    auto w = busctl({"WriteMany", "a{ss}", "2", "/pub/a", "1", "/ro/x", "2"});
+    EXPECT_NE(w.status, 0);
+    EXPECT_THAT(w.err, HasSubstr("uid 65534 may not write /ro/x")) << w.err;
+    auto r = busctl({"RemoveMany", "as", "2", "/pub/a", "/secret"});
+    EXPECT_THAT(r.err, HasSubstr("uid 65534 may not write /secret")) << r.err;
+    // CompareAndWrite reads and writes: both must be allowed.
+    auto cas = busctl({"CompareAndWrite", "sss", "/ro/x", "0", "1"});
+    EXPECT_THAT(cas.err, HasSubstr("uid 65534 may not write /ro/x")) << cas.err;
+    EXPECT_FALSE(stack.client()->Exists("/pub/a"));
+    EXPECT_EQ(stack.xenstored().read("/ro/x"), "0");
+    EXPECT_EQ(stack.xenstored().countAccessLog({" t start"}), before);
+    // What it may do, it may do in one call.
+    auto ok = busctl({"WriteMany", "a{ss}", "2", "/pub/a", "1", "/pub/b", "2"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    auto read = busctl({"ReadMany", "as", "2", "/pub/a", "/ro/x"});
+    EXPECT_EQ(read.out, "a{ss} 2 \"/pub/a\" \"1\" \"/ro/x\" \"0\"\n") << read.err;
+}
+
+TEST(AtomicCallsBusctl, TheReadmeLinesWork)
+{
+    Stack stack;
+    auto w = stack.busctlCall("WriteMany", {"a{ss}", "2", "/a", "1", "/b", "2"});
+    EXPECT_EQ(w.status, 0) << w.err;
+    auto r = stack.busctlCall("ReadMany", {"as", "3", "/a", "/b", "/c"});
+    EXPECT_EQ(r.out, "a{ss} 2 \"/a\" \"1\" \"/b\" \"2\"\n") << r.err;
+    EXPECT_EQ(stack.busctlCall("WriteIfAbsent", {"ss", "/counter", "0"}).out, "bs true \"0\"\n");
+    EXPECT_EQ(stack.busctlCall("CompareAndWrite", {"sss", "/counter", "0", "1"}).out, "bs true \"1\"\n");
+    EXPECT_EQ(stack.busctlCall("CompareAndWrite", {"sss", "/counter", "0", "1"}).out, "bs false \"1\"\n");
+    auto rm = stack.busctlCall("RemoveMany", {"as", "2", "/a", "/b"});
+    EXPECT_EQ(rm.status, 0) << rm.err;
+    EXPECT_NE(stack.xenstored().tool("xenstore-read", {"/a"}).status, 0);
+    auto g = stack.gdbus({"call", "--dest", BusName, "--object-path", ObjectPath, "--method",
+                          std::string(Interface) + ".ReadMany", "['/counter']"});
+    EXPECT_EQ(g.out, "({'/counter': '1'},)\n") << g.err;
+}
