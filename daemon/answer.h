@@ -79,6 +79,14 @@ bool carriable(const T&)
 {
     return true;
 }
+template <class V>
+bool carriable(const std::map<std::string, V>& m)
+{
+    for (const auto& [key, value] : m)
+        if (!carriable(key) || !carriable(value))
+            return false;
+    return true;
+}
 
 // Calls in flight per sender, and for all senders together.
 class CallCounter {

@@ -51,7 +51,9 @@ Outcome refused(const xs::Error& e, const std::string& context)
 sdbus::Error notText(const std::string& context, size_t bytes, const char* instead)
 {
     return errors::make(errors::NotText, context + ": the value (" + std::to_string(bytes) +
-                                             " bytes) is not UTF-8 text; use " + instead);
+                                             " bytes) is not text a D-Bus string can carry "
+                                             "(UTF-8 without NUL or Unicode noncharacters); use " +
+                                             instead);
 }
 
 // Sends n requests at once (they are pipelined) and hands `all` their
