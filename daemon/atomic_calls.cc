@@ -1,6 +1,8 @@
 #include "daemon/atomic_calls.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include "daemon/timer.h"
@@ -223,18 +225,26 @@ int AtomicCalls::onPaused(sd_event_source*, uint64_t, void* userdata)
 // --- admission -----------------------------------------------------------
 
 struct AtomicCalls::Admission {
-    std::vector<Check> checks;
+    size_t paths = 0;
+    std::function<const std::string&(size_t)> pathAt;
+    std::vector<Access> accesses;  // each asked for every path
     size_t asked = 0;
     size_t passed = 0;
     bool asking = false;  // inside admitNext: a check that passes at once does not recurse
     std::function<void(xs::Client&)> go;
+
+    size_t checks() const { return paths * accesses.size(); }
 };
 
 template <class... T>
-void AtomicCalls::admit(const Answer<T...>& a, std::vector<Check> checks, const Scope& s, Body body)
+void AtomicCalls::admit(const Answer<T...>& a, size_t paths,
+                        std::function<const std::string&(size_t)> pathAt,
+                        std::vector<Access> accesses, const Scope& s, Body body)
 {
     auto admission = std::make_shared<Admission>();
-    admission->checks = std::move(checks);
+    admission->paths = paths;
+    admission->pathAt = std::move(pathAt);
+    admission->accesses = std::move(accesses);
     admission->go = [this, a, check = s.check, tx = s.tx, body = std::move(body)](xs::Client& c) {
         if (check)
             if (auto e = check())
@@ -255,10 +265,11 @@ void AtomicCalls::admitNext(const Answer<T...>& a, const std::shared_ptr<Admissi
     // later when the Gate had to ask someone): a call is judged as the
     // one-path calls it stands for would be. A check that fails answers
     // the call, and nothing is asked after it.
-    while (ad.asked == ad.passed && ad.asked < ad.checks.size()) {
-        const Check& check = ad.checks[ad.asked++];
-        gate_.admit(a, check.access, check.path, [this, a, admission](xs::Client& c) {
-            if (++admission->passed == admission->checks.size())
+    while (ad.asked == ad.passed && ad.asked < ad.checks()) {
+        const size_t i = ad.asked++;
+        const Access access = ad.accesses[i % ad.accesses.size()];
+        gate_.admit(a, access, ad.pathAt(i / ad.accesses.size()), [this, a, admission](xs::Client& c) {
+            if (++admission->passed == admission->checks())
                 return admission->go(c);
             admitNext(a, admission);
         });
@@ -286,48 +297,61 @@ void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Bo
 
 // --- the calls -----------------------------------------------------------
 
-template <class Values>
-void AtomicCalls::readValues(const Answer<Values>& a, const std::vector<std::string>& paths,
-                             const Scope& s)
+// The paths of ReadMany or RemoveMany, checked: once each, in order (a
+// ReadMany answer holds each path once, and RemoveMany of a path twice
+// would find it gone). Held once for the whole call, however often it runs.
+std::optional<sdbus::Error> AtomicCalls::checkedPaths(const std::string& what,
+                                                      const std::vector<std::string>& given,
+                                                      Paths& out)
 {
     size_t bytes = 0;
-    for (const auto& p : paths)
+    for (const auto& p : given)
         bytes += p.size();
-    if (auto e = checkBounds(a.what(), paths.size(), bytes))
-        return a.fail(*e);
-    std::vector<Check> checks;
-    for (const auto& p : paths) {
-        if (auto e = checkPathOf(a.what(), p))
-            return a.fail(*e);
-        checks.push_back({Access::Read, p});
+    if (auto e = checkBounds(what, given.size(), bytes))
+        return e;
+    std::vector<std::string> paths;
+    paths.reserve(given.size());
+    std::unordered_set<std::string_view> seen;
+    for (const auto& p : given) {
+        if (auto e = checkPathOf(what, p))
+            return e;
+        if (seen.insert(p).second)
+            paths.push_back(p);
     }
-    if (paths.empty())
-        return a.ok(Values{});
-    // The answer holds each path once.
-    std::vector<std::string> unique = paths;
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    out = std::make_shared<const std::vector<std::string>>(std::move(paths));
+    return std::nullopt;
+}
 
-    admit(a, std::move(checks), s, [a, unique](xs::Client& c, xs::TxId tx, auto decide) {
+template <class Values>
+void AtomicCalls::readValues(const Answer<Values>& a, const std::vector<std::string>& given,
+                             const Scope& s)
+{
+    Paths paths;
+    if (auto e = checkedPaths(a.what(), given, paths))
+        return a.fail(*e);
+    if (paths->empty())
+        return a.ok(Values{});
+    admit(a, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
+          {Access::Read}, s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
         gather<std::string>(
-            unique.size(), [&](size_t i, auto done) { c.read(unique[i], tx, std::move(done)); },
-            [a, unique, decide](std::vector<std::optional<xs::Result<std::string>>>& results) {
+            paths->size(), [&](size_t i, auto done) { c.read((*paths)[i], tx, std::move(done)); },
+            [a, paths, decide](std::vector<std::optional<xs::Result<std::string>>>& results) {
                 Values values;
-                for (size_t i = 0; i < unique.size(); ++i) {
+                for (size_t i = 0; i < paths->size(); ++i) {
+                    const std::string& path = (*paths)[i];
                     auto& r = *results[i];
                     if (!r) {
                         if (isErrno(r.error(), "ENOENT"))
                             continue;  // absent from the answer
-                        return decide(refused(r.error(), a.what() + ": " + unique[i]));
+                        return decide(refused(r.error(), a.what() + ": " + path));
                     }
                     if constexpr (std::is_same_v<Values, Texts>) {
                         if (!isText(r.value()))
-                            return decide(failure(notText(a.what() + ": " + unique[i],
-                                                          r.value().size(), "ReadManyBytes")));
-                        values.emplace(unique[i], std::move(r.value()));
+                            return decide(failure(
+                                notText(a.what() + ": " + path, r.value().size(), "ReadManyBytes")));
+                        values.emplace(path, std::move(r.value()));
                     } else {
-                        values.emplace(unique[i],
-                                       std::vector<uint8_t>(r.value().begin(), r.value().end()));
+                        values.emplace(path, std::vector<uint8_t>(r.value().begin(), r.value().end()));
                     }
                 }
                 // Committed, not aborted: C xenstored reads the latest values
@@ -359,25 +383,28 @@ void AtomicCalls::writeValues(const Answer<>& a, const Values& values, const Sco
         bytes += path.size() + value.size();
     if (auto e = checkBounds(a.what(), values.size(), bytes))
         return a.fail(*e);
-    std::vector<std::pair<std::string, std::string>> writes;
-    std::vector<Check> checks;
+    std::vector<std::pair<std::string, std::string>> checked;
+    checked.reserve(values.size());
     for (const auto& [path, value] : values) {
-        writes.emplace_back(path, asString(value));
-        if (auto e = checkPathOf(a.what(), path, &writes.back().second))
+        checked.emplace_back(path, asString(value));
+        if (auto e = checkPathOf(a.what(), path, &checked.back().second))
             return a.fail(*e);
-        checks.push_back({Access::Write, path});
     }
-    if (writes.empty())
+    if (checked.empty())
         return a.ok();
-
-    admit(a, std::move(checks), s, [a, writes](xs::Client& c, xs::TxId tx, auto decide) {
+    // Held once for the whole call, however often it runs.
+    auto writes = std::make_shared<const decltype(checked)>(std::move(checked));
+    admit(a, writes->size(), [writes](size_t i) -> const std::string& { return (*writes)[i].first; },
+          {Access::Write}, s, [a, writes](xs::Client& c, xs::TxId tx, auto decide) {
         gather<xs::Unit>(
-            writes.size(),
-            [&](size_t i, auto done) { c.write(writes[i].first, writes[i].second, tx, std::move(done)); },
+            writes->size(),
+            [&](size_t i, auto done) {
+                c.write((*writes)[i].first, (*writes)[i].second, tx, std::move(done));
+            },
             [a, writes, decide](std::vector<std::optional<xs::Result<xs::Unit>>>& results) {
-                for (size_t i = 0; i < writes.size(); ++i)
+                for (size_t i = 0; i < writes->size(); ++i)
                     if (!*results[i])
-                        return decide(refused(results[i]->error(), a.what() + ": " + writes[i].first));
+                        return decide(refused(results[i]->error(), a.what() + ": " + (*writes)[i].first));
                 decide(answerAfter(true, [a] { a.ok(); }));
             });
     });
@@ -393,33 +420,25 @@ void AtomicCalls::writeManyBytes(const Answer<>& a, const Bytes& values, const S
     writeValues(a, values, s);
 }
 
-void AtomicCalls::removeMany(const Answer<>& a, const std::vector<std::string>& paths,
+void AtomicCalls::removeMany(const Answer<>& a, const std::vector<std::string>& given,
                              const Scope& s)
 {
-    size_t bytes = 0;
-    for (const auto& p : paths)
-        bytes += p.size();
-    if (auto e = checkBounds(a.what(), paths.size(), bytes))
+    Paths paths;
+    if (auto e = checkedPaths(a.what(), given, paths))
         return a.fail(*e);
-    std::vector<Check> checks;
-    for (const auto& p : paths) {
-        if (auto e = checkPathOf(a.what(), p))
-            return a.fail(*e);
-        checks.push_back({Access::Write, p});
-    }
-    if (paths.empty())
+    if (paths->empty())
         return a.ok();
-
-    admit(a, std::move(checks), s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
+    admit(a, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
+          {Access::Write}, s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
         gather<xs::Unit>(
-            paths.size(), [&](size_t i, auto done) { c.rm(paths[i], tx, std::move(done)); },
+            paths->size(), [&](size_t i, auto done) { c.rm((*paths)[i], tx, std::move(done)); },
             [a, paths, decide](std::vector<std::optional<xs::Result<xs::Unit>>>& results) {
-                for (size_t i = 0; i < paths.size(); ++i) {
+                for (size_t i = 0; i < paths->size(); ++i) {
                     const auto& r = *results[i];
                     // Gone already (or under a path removed before it), as
                     // xenstored itself mostly treats RM of a missing node.
                     if (!r && !isErrno(r.error(), "ENOENT"))
-                        return decide(refused(r.error(), a.what() + ": " + paths[i]));
+                        return decide(refused(r.error(), a.what() + ": " + (*paths)[i]));
                 }
                 decide(answerAfter(true, [a] { a.ok(); }));
             });
@@ -454,7 +473,8 @@ void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std:
             });
         });
     };
-    admit(a, {{Access::Read, path}, {Access::Write, path}}, s, std::move(body));
+    admit(a, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
+          std::move(body));
 }
 
 void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::string& path,
@@ -480,7 +500,8 @@ void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::s
             });
         });
     };
-    admit(a, {{Access::Read, path}, {Access::Write, path}}, s, std::move(body));
+    admit(a, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
+          std::move(body));
 }
 
 }  // namespace xsd

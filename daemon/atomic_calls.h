@@ -106,21 +106,23 @@ public:
 
 private:
     class Run;
-    struct Check {
-        Access access;
-        std::string path;
-    };
     struct Admission;
+    using Paths = std::shared_ptr<const std::vector<std::string>>;
 
-    // Every check through the Gate, in order, each after the one before it
-    // passed; then the transaction object's own check; then `body` runs.
+    // Every path with every one of `accesses` through the Gate, in order,
+    // each after the one before it passed; then the transaction object's
+    // own check; then `body` runs.
     template <class... T>
-    void admit(const Answer<T...>& a, std::vector<Check> checks, const Scope& s, Body body);
+    void admit(const Answer<T...>& a, size_t paths, std::function<const std::string&(size_t)> pathAt,
+               std::vector<Access> accesses, const Scope& s, Body body);
     template <class... T>
     void admitNext(const Answer<T...>& a, const std::shared_ptr<Admission>& admission);
     template <class... T>
     void run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body);
 
+    static std::optional<sdbus::Error> checkedPaths(const std::string& what,
+                                                    const std::vector<std::string>& given,
+                                                    Paths& out);
     template <class Values>
     void writeValues(const Answer<>& a, const Values& values, const Scope& s);
     template <class Values>
