@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <map>
@@ -197,11 +196,11 @@ TEST(AtomicContention, TheRetryBoundIsReachedAndReportedAndNothingOfThatCallIsWr
     // oxenstored's own test switch: it refuses commits at random (a commit
     // and then its replay each a third of the time), so some calls meet a
     // refusal on each of their attempts.
-    setenv("XSD_OXENSTORED_CONF", "test-eagain = true", 1);
-    Stack stack(quiet(R"({"access": [{"uid": 0, "paths": ["/", "@"],
-                                       "allow": ["read", "write", "watch", "admin"]}],
-                          "limits": {"atomic_call_retries": 1}})"));
-    unsetenv("XSD_OXENSTORED_CONF");
+    auto options = quiet(R"({"access": [{"uid": 0, "paths": ["/", "@"],
+                                          "allow": ["read", "write", "watch", "admin"]}],
+                             "limits": {"atomic_call_retries": 1}})");
+    options.xenstoredConfig = "test-eagain = true";
+    Stack stack(options);
     auto c = stack.client();
 
     int lastWritten = -1, calls = 0;

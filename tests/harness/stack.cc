@@ -85,7 +85,19 @@ std::string Stack::daemonPath()
     return XSD_DAEMON_PATH;
 }
 
-Stack::Stack(Options options) : options_(std::move(options))
+namespace {
+
+std::vector<std::string> withProjectPolicy(std::vector<std::string> policies)
+{
+    policies.insert(policies.begin(), DbusDaemon::defaultPolicy());
+    return policies;
+}
+
+}  // namespace
+
+Stack::Stack(Options options)
+    : options_(std::move(options)), xenstored_(options_.xenstoredConfig),
+      bus_(withProjectPolicy(options_.busPolicies))
 {
     if (options_.config)
         writeFile(configPath(), *options_.config);

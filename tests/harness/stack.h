@@ -106,6 +106,10 @@ public:
         Env env;
         // false: no daemon (the test starts its own, or runs it to exit).
         bool startDaemon = true;
+        // Lines for oxenstored's configuration ("test-eagain = true").
+        std::string xenstoredConfig;
+        // Bus policy files besides the project's (the benchmark's floor).
+        std::vector<std::string> busPolicies;
     };
 
     Stack() : Stack(Options{}) {}
