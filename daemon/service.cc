@@ -170,7 +170,8 @@ void Service::Watch(sdbus::Result<>&& result, std::string path, std::string toke
                                    return a.fail(*error);
                                if (!gate_.caller(a.sender())) {
                                    // It left the bus meanwhile.
-                                   watches_.unsubscribe(link_.client(), a.sender(), path, token);
+                                   watches_.unsubscribe(link_.client(), a.sender(), path, token,
+                                                        [](bool) {});
                                    return;
                                }
                                a.ok();
@@ -185,11 +186,15 @@ void Service::Unwatch(sdbus::Result<>&& result, std::string path, std::string to
     if (auto v = xs::checkWatchPath(path))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
     gate_.admit(a, Access::Watch, path, [this, a, path, token](xs::Client& client) {
-        if (!watches_.unsubscribe(&client, a.sender(), path, token))
-            return a.fail(errors::nameForErrno("ENOENT"),
-                          a.what() + ": the caller is not watching it with token '" + token + "'");
-        a.ok();
-        changed();
+        watches_.unsubscribe(&client, a.sender(), path, token, [this, a, token](bool found) {
+            if (!found)
+                return a.fail(errors::nameForErrno("ENOENT"), a.what() +
+                                                                  ": the caller is not watching "
+                                                                  "it with token '" +
+                                                                  token + "'");
+            a.ok();
+            changed();
+        });
     });
 }
 

@@ -6,120 +6,142 @@
 
 namespace xsd {
 
+namespace {
+
+xs::Error alreadyWatching(const std::string& path, const std::string& token)
+{
+    return xs::requestError(xs::Error::Kind::XenStore, "EEXIST", "WATCH " + path,
+                            "already watching it with token '" + token + "'");
+}
+
+}  // namespace
+
 void WatchMultiplexer::subscribe(xs::Client* client, const std::string& subscriber,
                                  const std::string& path, const std::string& token, Done done)
 {
-    if (isSubscribed(subscriber, path, token))
-        return done(xs::requestError(xs::Error::Kind::XenStore, "EEXIST", "WATCH " + path,
-                                     "already watching it with token '" + token + "'"));
+    Key key{subscriber, token};
+    auto it = byPath_.find(path);
+    // Behind the watch being placed, in line with the changes before it.
+    if (it != byPath_.end() && it->second.state == State::Registering) {
+        it->second.waiting.push_back({std::move(key), std::move(done), {}});
+        return;
+    }
+    if (it != byPath_.end() && it->second.subscribers.count(key))
+        return done(alreadyWatching(path, token));
     if (!client)
         return done(xs::notConnected("WATCH " + path));
-    auto [it, fresh] = byPath_.try_emplace(path);
-    Upstream& up = it->second;
-    if (fresh) {
-        up.token = "xsd:" + std::to_string(nextToken_++);
-        pathByToken_[up.token] = path;
+    if (it == byPath_.end()) {
+        it = byPath_.try_emplace(path).first;
+        it->second.token = "xsd:" + std::to_string(nextToken_++);
+        pathByToken_[it->second.token] = path;
     }
-    Key key{subscriber, token};
-    switch (up.state) {
-    case State::Active:
-        up.subscribers.insert(key);
-        bySubscriber_[subscriber].emplace(path, token);
-        ++subscriptions_;
+    Upstream& up = it->second;
+    if (up.state == State::Active) {
+        add(path, up, key);
         done(std::nullopt);
         deliver_(subscriber, path, token);
         return;
-    case State::Registering:
-        up.waiting.push_back({std::move(key), std::move(done)});
-        return;
-    case State::Down:
-        up.waiting.push_back({std::move(key), std::move(done)});
-        registerUpstream(*client, path, up);
-        return;
     }
+    up.waiting.push_back({std::move(key), std::move(done), {}});
+    registerUpstream(*client, path, up);
 }
 
 void WatchMultiplexer::registerUpstream(xs::Client& client, const std::string& path, Upstream& up)
 {
     up.state = State::Registering;
-    client.watch(path, up.token, [this, path, token = up.token](xs::Result<xs::Unit> r) {
-        onRegistered(path, token, r ? std::nullopt : std::optional<xs::Error>(r.error()));
+    // The completion runs inside `client`, which is alive then.
+    client.watch(path, up.token, [this, &client, path, token = up.token](xs::Result<xs::Unit> r) {
+        onRegistered(client, path, token, r ? std::nullopt : std::optional<xs::Error>(r.error()));
     });
 }
 
-void WatchMultiplexer::onRegistered(const std::string& path, const std::string& token,
-                                    const std::optional<xs::Error>& error)
+void WatchMultiplexer::onRegistered(xs::Client& client, const std::string& path,
+                                    const std::string& token, const std::optional<xs::Error>& error)
 {
-    auto it = byPath_.find(path);
-    if (it == byPath_.end() || it->second.token != token)
+    auto current = [&]() -> Upstream* {
+        auto it = byPath_.find(path);
+        return it == byPath_.end() || it->second.token != token ? nullptr : &it->second;
+    };
+    Upstream* up = current();
+    if (!up)
         return;  // released meanwhile
-    Upstream& up = it->second;
-    auto waiting = std::move(up.waiting);
-    up.waiting.clear();
-    if (error) {
-        up.state = State::Down;
-        if (!up.subscribers.empty())
-            log::error("cannot watch ", path, " again after reconnecting: ", error->message);
-        for (auto& w : waiting)
-            w.done(error);
-        // Waiters may have re-entered; look the entry up again.
-        it = byPath_.find(path);
-        if (it != byPath_.end() && it->second.token == token && it->second.subscribers.empty() &&
-            it->second.waiting.empty() && it->second.state == State::Down) {
-            pathByToken_.erase(token);
-            byPath_.erase(it);
+    // A first registration's subscribers each get their own initial event
+    // here and xenstored's is dropped; after a reconnect, xenstored's goes
+    // to everyone, those that joined meanwhile included.
+    const bool again = !up->subscribers.empty();
+    if (!error)
+        up->dropInitial = !again;
+    else if (again)
+        log::error("cannot watch ", path, " again after reconnecting: ", error->message);
+    // The changes that waited, in order. The path stays Registering until
+    // the line is empty, so changes asked for by the answers (which may
+    // re-enter) join its end rather than overtake it.
+    while ((up = current()) && !up->waiting.empty()) {
+        Waiter w = std::move(up->waiting.front());
+        up->waiting.pop_front();
+        if (w.removed) {
+            w.removed(remove(path, *up, w.key));
+        } else if (error) {
+            w.subscribed(error);
+        } else if (!add(path, *up, w.key)) {
+            w.subscribed(alreadyWatching(path, w.key.second));
+        } else {
+            w.subscribed(std::nullopt);
+            if (!again)
+                deliver_(w.key.first, path, w.key.second);
         }
+    }
+    if (!(up = current()))
         return;
-    }
-    up.state = State::Active;
-    // A first registration's waiters each get their own initial event here
-    // and xenstored's is dropped; after a reconnect, xenstored's goes to
-    // everyone, waiters included.
-    const bool again = !up.subscribers.empty();
-    up.dropInitial = !again;
-    for (auto& w : waiting) {
-        if (up.subscribers.insert(w.key).second) {
-            bySubscriber_[w.key.first].emplace(path, w.key.second);
-            ++subscriptions_;
-        }
-    }
-    for (auto& w : waiting) {
-        w.done(std::nullopt);
-        if (!again)
-            deliver_(w.key.first, path, w.key.second);
+    up->state = error ? State::Down : State::Active;
+    if (!up->subscribers.empty())
+        return;
+    // Nobody stayed (a Watch and an Unwatch, say): the watch goes again.
+    if (error) {
+        pathByToken_.erase(token);
+        byPath_.erase(path);
+    } else {
+        release(&client, path);
     }
 }
 
-bool WatchMultiplexer::isSubscribed(const std::string& subscriber, const std::string& path,
-                                    const std::string& token) const
+bool WatchMultiplexer::add(const std::string& path, Upstream& up, const Key& key)
 {
-    auto it = byPath_.find(path);
-    if (it == byPath_.end())
+    if (!up.subscribers.insert(key).second)
         return false;
-    Key key{subscriber, token};
-    if (it->second.subscribers.count(key))
-        return true;
-    for (const auto& w : it->second.waiting)
-        if (w.key == key)
-            return true;
-    return false;
+    bySubscriber_[key.first].emplace(path, key.second);
+    ++subscriptions_;
+    return true;
 }
 
-bool WatchMultiplexer::unsubscribe(xs::Client* client, const std::string& subscriber,
-                                   const std::string& path, const std::string& token)
+bool WatchMultiplexer::remove(const std::string& path, Upstream& up, const Key& key)
 {
-    auto it = byPath_.find(path);
-    if (it == byPath_.end() || !it->second.subscribers.erase({subscriber, token}))
+    if (!up.subscribers.erase(key))
         return false;
     --subscriptions_;
-    if (auto s = bySubscriber_.find(subscriber); s != bySubscriber_.end()) {
-        s->second.erase({path, token});
+    if (auto s = bySubscriber_.find(key.first); s != bySubscriber_.end()) {
+        s->second.erase({path, key.second});
         if (s->second.empty())
             bySubscriber_.erase(s);
     }
-    if (it->second.subscribers.empty() && it->second.waiting.empty())
-        release(client, path);
     return true;
+}
+
+void WatchMultiplexer::unsubscribe(xs::Client* client, const std::string& subscriber,
+                                   const std::string& path, const std::string& token, Removed done)
+{
+    auto it = byPath_.find(path);
+    if (it == byPath_.end())
+        return done(false);
+    Upstream& up = it->second;
+    if (up.state == State::Registering) {
+        up.waiting.push_back({{subscriber, token}, {}, std::move(done)});
+        return;
+    }
+    const bool found = remove(path, up, {subscriber, token});
+    if (found && up.subscribers.empty() && up.waiting.empty())
+        release(client, path);
+    done(found);
 }
 
 void WatchMultiplexer::release(xs::Client* client, const std::string& path)

@@ -9,9 +9,15 @@
 // When the connection drops, subscriptions stay; on reconnect every path is
 // watched again and the initial event xenstored fires goes to all of that
 // path's subscribers, so they can resynchronise.
+//
+// Subscribing and unsubscribing take effect in the order they were asked
+// for: while a path's watch is being placed, every change to that path's
+// subscriptions waits behind it, in order, so a Watch and the Unwatch sent
+// right after it are answered, and take effect, in that order.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -36,6 +42,8 @@ public:
                                        const std::string& token)>;
     // nullopt: subscribed; else why not.
     using Done = std::function<void(const std::optional<xs::Error>& error)>;
+    // Whether the subscription was there to remove.
+    using Removed = std::function<void(bool found)>;
 
     explicit WatchMultiplexer(Deliver deliver) : deliver_(std::move(deliver)) {}
 
@@ -44,11 +52,10 @@ public:
     // `client` is null while disconnected.
     void subscribe(xs::Client* client, const std::string& subscriber, const std::string& path,
                    const std::string& token, Done done);
-    // False when the subscriber holds no such subscription.
-    bool unsubscribe(xs::Client* client, const std::string& subscriber, const std::string& path,
-                     const std::string& token);
-    bool isSubscribed(const std::string& subscriber, const std::string& path,
-                      const std::string& token) const;
+    // done(false) when the subscriber holds no such subscription; at once,
+    // unless the path's watch is being placed.
+    void unsubscribe(xs::Client* client, const std::string& subscriber, const std::string& path,
+                     const std::string& token, Removed done);
     // The subscriber left the bus: drop all it holds.
     void dropSubscriber(xs::Client* client, const std::string& subscriber);
 
@@ -68,9 +75,11 @@ public:
 
 private:
     using Key = std::pair<std::string, std::string>;  // (subscriber, token)
+    // A change to a path's subscriptions waiting for its watch to be placed.
     struct Waiter {
         Key key;
-        Done done;
+        Done subscribed;  // a subscription to add
+        Removed removed;  // or one to remove
     };
     enum class State { Registering, Active, Down };
     struct Upstream {
@@ -81,12 +90,16 @@ private:
         // re-registration after a reconnect: deliver it to everyone.
         bool dropInitial = false;
         std::set<Key> subscribers;
-        std::vector<Waiter> waiting;
+        std::deque<Waiter> waiting;  // in the order they were asked for
     };
 
     void registerUpstream(xs::Client& client, const std::string& path, Upstream& up);
-    void onRegistered(const std::string& path, const std::string& token,
+    void onRegistered(xs::Client& client, const std::string& path, const std::string& token,
                       const std::optional<xs::Error>& error);
+    // Each adds or removes one subscription of an Active (or failed) path
+    // and answers; false: the key was (not) there already.
+    bool add(const std::string& path, Upstream& up, const Key& key);
+    bool remove(const std::string& path, Upstream& up, const Key& key);
     void release(xs::Client* client, const std::string& path);
 
     Deliver deliver_;

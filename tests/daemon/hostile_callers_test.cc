@@ -37,6 +37,15 @@ struct RawCaller {
     {
         proxy->finishRegistration();
     }
+    // Any method of the main interface with string arguments, not waiting.
+    template <class... A>
+    void callLater(const std::string& method, const std::string& tag, const A&... args)
+    {
+        proxy->callMethodAsync(method)
+            .onInterface(Interface)
+            .withArguments(args...)
+            .uponReplyInvoke([this, tag](const sdbus::Error* e) { replies.add(tag, e); });
+    }
     void readLater(const std::string& path, const std::string& tag)
     {
         proxy->callMethodAsync("Read")
@@ -258,4 +267,72 @@ TEST(HungXenstored, CallsInFlightForAllCallersTogetherAreBounded)
     EXPECT_EQ(b.replies.count(std::string(ErrorPrefix) + "NotConnected"), 3u);
     xenstored.thaw();
     ASSERT_TRUE(waitFor([&] { return errorOf([&] { c.read("/pending"); }).empty(); }, 15s));
+}
+
+namespace {
+
+// oxenstored's access log lines for the daemon's WATCH / UNWATCH of path:
+// how many XenStore watches it holds for the path, once all is answered.
+int upstreamWatches(Stack& stack, const std::string& path)
+{
+    return stack.xenstored().countAccessLog({" watch ", " " + path + " xsd:"}) -
+           stack.xenstored().countAccessLog({" unwatch ", " " + path + " xsd:"});
+}
+
+}  // namespace
+
+// Finding 5: a Watch and the Unwatch sent right after it, while the path's
+// XenStore watch was still being placed, were answered in the wrong order:
+// the Unwatch first (NoEntry), and the caller stayed subscribed.
+TEST(CallOrder, WatchThenUnwatchTakeEffectInThatOrder)
+{
+    Stack stack;
+    RawCaller c(stack);
+    c.read("/");  // known to the daemon: its calls are taken as they come
+    // xenstored frozen: the watch is still being placed when Unwatch comes.
+    Frozen xenstored(stack.xenstored().pid());
+    c.callLater("Watch", "watch", std::string("/order"), std::string("t"));
+    c.callLater("Unwatch", "unwatch", std::string("/order"), std::string("t"));
+    EXPECT_FALSE(c.replies.waitFor(1, 300ms)) << c.replies.all()[0].tag << " answered first";
+    xenstored.thaw();
+    ASSERT_TRUE(c.replies.waitFor(2));
+    auto replies = c.replies.all();
+    EXPECT_EQ(replies[0].tag, "watch");
+    EXPECT_EQ(replies[0].error, "") << replies[0].message;
+    EXPECT_EQ(replies[1].tag, "unwatch");
+    EXPECT_EQ(replies[1].error, "") << replies[1].message;
+    auto props = stack.client();
+    EXPECT_EQ(props->SubscriptionCount(), 0u);
+    EXPECT_EQ(props->WatchCount(), 0u);
+    EXPECT_TRUE(waitFor([&] { return upstreamWatches(stack, "/order") == 0; }));
+}
+
+// Finding 5, the storm: under many such callers the counts ended wrong
+// (102 subscriptions and 3 XenStore watches where 100 and 1 were due).
+TEST(CallOrder, AStormOfWatchAndUnwatchEndsWithTheRightCounts)
+{
+    Stack stack;
+    std::vector<std::unique_ptr<RawCaller>> callers;
+    for (int i = 0; i < 200; ++i)
+        callers.push_back(std::make_unique<RawCaller>(stack));
+    // Half end subscribed (Watch, Unwatch, Watch), half not (Watch, Unwatch).
+    for (int i = 0; i < 200; ++i) {
+        auto& c = *callers[i];
+        c.callLater("Watch", "w1", std::string("/storm"), std::string("t"));
+        c.callLater("Unwatch", "u", std::string("/storm"), std::string("t"));
+        if (i % 2 == 0)
+            c.callLater("Watch", "w2", std::string("/storm"), std::string("t"));
+    }
+    for (int i = 0; i < 200; ++i) {
+        auto& r = callers[i]->replies;
+        const size_t n = i % 2 == 0 ? 3 : 2;
+        ASSERT_TRUE(r.waitFor(n)) << "caller " << i;
+        for (const auto& reply : r.all())
+            EXPECT_EQ(reply.error, "") << "caller " << i << " " << reply.tag << ": " << reply.message;
+    }
+    auto props = stack.client();
+    EXPECT_EQ(props->SubscriptionCount(), 100u);
+    EXPECT_EQ(props->WatchCount(), 1u);
+    EXPECT_TRUE(waitFor([&] { return upstreamWatches(stack, "/storm") == 1; }))
+        << upstreamWatches(stack, "/storm");
 }
