@@ -33,6 +33,11 @@ std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller*
     const std::string* checked = path.empty() ? nullptr : &resolve(path, storage);
     if (auto denial = accessDenial(*config_, *who, access, checked))
         return errors::make(errors::AccessDenied, *denial);
+    return limitDenial(sender);
+}
+
+std::optional<sdbus::Error> Gate::limitDenial(const std::string& sender) const
+{
     // This call is already counted, and so are those that came after it
     // and still wait to be identified.
     const unsigned max = config_->limits.pendingCallsPerCaller;

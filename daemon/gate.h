@@ -58,6 +58,31 @@ public:
                          });
     }
 
+    // A call on what the caller itself holds (its own subscription): no
+    // access rule is needed, so a reload that withdrew the caller's rights
+    // still lets it let go; nor a connection (what it holds goes here at
+    // once, and upstream when there is a connection: `go` gets the client,
+    // or null). Only the limits on calls in flight apply.
+    // It keeps its place behind the caller's calls still waiting to be
+    // identified, as any call does.
+    template <class... T, class Go>
+    void admitOwn(const Answer<T...>& answer, Go&& go)
+    {
+        auto proceed = [this](const Answer<T...>& answer, Go& go) {
+            if (auto denial = limitDenial(answer.sender()))
+                return answer.fail(*denial);
+            go(link_.client());
+        };
+        if (callers_.find(answer.sender()))
+            return proceed(answer, go);
+        identifying_.add(answer.sender());
+        callers_.resolve(answer.sender(), [this, answer, proceed, go = std::forward<Go>(go)](
+                                              const Caller*, const std::string&) mutable {
+            identified(answer.sender());
+            proceed(answer, go);
+        });
+    }
+
     // The caller's identity, once known (for per-caller bookkeeping).
     const Caller* caller(const std::string& sender) const { return callers_.find(sender); }
     // Whether `who` may do `access` on `path` (absolute, relative or special).
@@ -79,6 +104,8 @@ private:
     }
 
     void identified(const std::string& sender);
+    // Past a limit on calls in flight, why.
+    std::optional<sdbus::Error> limitDenial(const std::string& sender) const;
     std::optional<sdbus::Error> check(const std::string& sender, const Caller* who,
                                       const std::string& identityError, Access access,
                                       const std::string& path) const;

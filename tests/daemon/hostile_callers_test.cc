@@ -1,6 +1,8 @@
 // An adversarial review, written down: what a local user with an account
 // and no access rule (or with some) tried against the daemon, each attempt
 // a test that failed before its fix.
+#include <signal.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -335,4 +337,65 @@ TEST(CallOrder, AStormOfWatchAndUnwatchEndsWithTheRightCounts)
     EXPECT_EQ(props->WatchCount(), 1u);
     EXPECT_TRUE(waitFor([&] { return upstreamWatches(stack, "/storm") == 1; }))
         << upstreamWatches(stack, "/storm");
+}
+
+namespace {
+
+// Rewrites the stack's configuration and has the daemon reload it.
+void reloadWith(Stack& stack, const std::string& config)
+{
+    auto reloads = [&] {
+        const std::string log = stack.daemonLog();
+        size_t n = 0;
+        for (size_t at = 0; (at = log.find("reloaded the configuration", at)) != std::string::npos; ++at)
+            ++n;
+        return n;
+    };
+    const size_t before = reloads();
+    writeFile(stack.configPath(), config);
+    kill(stack.daemon().pid(), SIGHUP);
+    ASSERT_TRUE(waitFor([&] { return reloads() > before; })) << stack.daemonLog();
+}
+
+}  // namespace
+
+// Finding 10: after a reload withdrew a caller's watch rights, its Unwatch
+// was refused (AccessDenied) and the subscription stayed, counted against
+// its limit. Letting go of what one holds is always allowed.
+TEST(OwnThings, ACallerMayLetGoOfWhatItHoldsWhateverItsRightsNow)
+{
+    Stack::Options o;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/team"], "allow": ["read", "write", "watch"]}]})";
+    Stack stack(o);
+    auto c = stack.client();
+    c->Watch("/team", "t");
+    TransactionClient tx(c->connection(), c->StartTransaction());
+    tx.Write("/team/in-tx", "v");
+    ASSERT_EQ(c->SubscriptionCount(), 1u);
+
+    reloadWith(stack, R"({"access": [{"uid": 0, "paths": ["/elsewhere"], "allow": ["read"]}]})");
+    EXPECT_EQ(errorOf([&] { c->Watch("/team", "u"); }), std::string(ErrorPrefix) + "AccessDenied");
+    EXPECT_EQ(errorOf([&] { c->Unwatch("/team", "t"); }), "");
+    EXPECT_EQ(c->SubscriptionCount(), 0u);
+    EXPECT_EQ(c->WatchCount(), 0u);
+    EXPECT_EQ(errorOf([&] { tx.Abort(); }), "");
+    EXPECT_EQ(c->TransactionCount(), 0u);
+    EXPECT_NE(stack.xenstored().tool("xenstore-exists", {"/team/in-tx"}).status, 0);
+}
+
+// Finding 10, the same class: Unwatch while xenstored was away was refused
+// (NotConnected), and the subscription came back with it.
+TEST(OwnThings, ACallerMayUnwatchWhileXenstoredIsAway)
+{
+    Stack stack;
+    auto c = stack.client();
+    c->Watch("/away", "t");
+    stack.xenstored().stop(SIGKILL);
+    ASSERT_TRUE(waitFor([&] { return !c->Connected(); }));
+    EXPECT_EQ(errorOf([&] { c->Unwatch("/away", "t"); }), "");
+    EXPECT_EQ(c->SubscriptionCount(), 0u);
+    stack.xenstored().start();
+    ASSERT_TRUE(waitFor([&] { return c->Connected(); }, 15s));
+    EXPECT_EQ(c->WatchCount(), 0u);
+    EXPECT_EQ(c->SubscriptionCount(), 0u);
 }
