@@ -147,7 +147,8 @@ int run(const Options& options)
         return 1;
     }
     std::string why;
-    auto backend = xs::Backend::parse(options.xenstore.value_or(config.xenstore), &why);
+    const std::string xenstore = options.xenstore.value_or(config.xenstore);
+    auto backend = xs::Backend::parse(xenstore, &why);
     if (!backend) {
         log::error("refusing to start: --xenstore: ", why);
         return 2;
@@ -180,7 +181,7 @@ int run(const Options& options)
                        "attached to calls (see no_unix_fds.h)");
             return 1;
         }
-        d.service = std::make_unique<Service>(d.loop, *d.bus, *backend);
+        d.service = std::make_unique<Service>(d.loop, *d.bus, xenstore);
         d.service->setConfig(std::make_shared<const Config>(config));
         d.service->onStateChanged([&d] { d.statusChanged(); });
         d.busSource = std::make_unique<BusEventSource>(

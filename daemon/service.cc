@@ -10,14 +10,14 @@
 
 namespace xsd {
 
-Service::Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend)
+Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
     : AdaptorInterfaces(bus, ObjectPath),
       loop_(loop),
       bus_(bus),
       busDaemon_(sdbus::createProxy(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
       stringArguments_(sdBus(*busDaemon_), INTERFACE_NAME),
       callers_(*busDaemon_),
-      link_(loop, std::move(backend),
+      link_(loop, std::move(xenstore),
             {[this] { onConnected(); },
              [this](const std::string& reason) { onDisconnected(reason); },
              [this](const std::string& path, const std::string& token) {
@@ -388,7 +388,8 @@ void Service::onConnected()
         });
     }
     watches_.onConnected(*client);
-    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Connected"});
+    // Backend too: "auto" may have found another way to xenstored this time.
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Connected", "Backend"});
     changed();
 }
 

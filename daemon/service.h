@@ -38,7 +38,8 @@ inline constexpr const char* ObjectPath = "/org/xenproject/XenStore1";
 
 class Service final : public sdbus::AdaptorInterfaces<org::xenproject::XenStore1_adaptor> {
 public:
-    Service(sd_event* loop, sdbus::IConnection& bus, xs::Backend backend);
+    // `xenstore`: auto | unix:PATH | xenbus:PATH (see XenStoreLink).
+    Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore);
     ~Service();
 
     // Starts connecting to xenstored (and keeps reconnecting).

@@ -18,8 +18,9 @@ constexpr uint64_t MaxBackoffUsec = 2'000'000;
 constexpr size_t MaxInFlight = 512;
 }  // namespace
 
-XenStoreLink::XenStoreLink(sd_event* loop, xs::Backend backend, Events events)
-    : loop_(sd_event_ref(loop)), backend_(std::move(backend)), events_(std::move(events)),
+XenStoreLink::XenStoreLink(sd_event* loop, std::string spec, Events events)
+    : loop_(sd_event_ref(loop)), spec_(std::move(spec)),
+      backend_(xs::Backend::parse(spec_).value_or(xs::Backend{})), events_(std::move(events)),
       backoffUsec_(FirstBackoffUsec)
 {
 }
@@ -50,7 +51,9 @@ void XenStoreLink::attempt()
     client_.reset();
     answered_ = false;
     std::string why;
-    int fd = xs::openTransport(backend_, &why);
+    if (auto resolved = xs::Backend::parse(spec_, &why))
+        backend_ = *resolved;
+    int fd = why.empty() ? xs::openTransport(backend_, &why) : -1;
     if (fd < 0) {
         // Say it once per outage, not at every retry.
         if (why != lastFailure_)

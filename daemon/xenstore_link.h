@@ -1,7 +1,10 @@
 // The daemon's one connection to xenstored, kept up for as long as the
 // daemon runs: when it drops, reconnect with capped exponential backoff
 // (50 ms doubling to 2 s), so a restarted xenstored is back in service
-// within one step.
+// within one step. "auto" is resolved again at every attempt, as
+// libxenstore resolves it at every xs_open(): in dom0 the daemon may start
+// before xenstored has made its socket, and must not settle on the XenBus
+// device for good.
 //
 // Connected means xenstored answers. A new connection counts only once
 // xenstored has answered a first request on it (a stopped xenstored's
@@ -31,7 +34,9 @@ public:
         std::function<void(const std::string& path, const std::string& token)> watchEvent;
     };
 
-    XenStoreLink(sd_event* loop, xs::Backend backend, Events events);
+    // `spec`: auto | unix:PATH | xenbus:PATH, already checked with
+    // xs::Backend::parse().
+    XenStoreLink(sd_event* loop, std::string spec, Events events);
     ~XenStoreLink();
     XenStoreLink(const XenStoreLink&) = delete;
     XenStoreLink& operator=(const XenStoreLink&) = delete;
@@ -45,6 +50,7 @@ public:
     bool connected() const { return answered_ && client_ && client_->connected(); }
     // The client while connected; null otherwise.
     xs::Client* client() { return connected() ? client_.get() : nullptr; }
+    // Where the current (or last) connection attempt went.
     const xs::Backend& backend() const { return backend_; }
     // Counts connections made; what belonged to an earlier one is gone.
     uint64_t generation() const { return generation_; }
@@ -57,6 +63,7 @@ private:
     void onDisconnected(const std::string& reason);
 
     sd_event* loop_;
+    std::string spec_;
     xs::Backend backend_;
     Events events_;
     std::unique_ptr<xs::Client> client_;
