@@ -117,9 +117,12 @@ TEST(UnitFile, SaysWhatTheServiceIs)
     EXPECT_EQ(only(s, "Type"), "notify");
     EXPECT_EQ(only(s, "BusName"), "org.xenproject.XenStore1");
     EXPECT_EQ(only(s, "Restart"), "on-failure");
-    EXPECT_EQ(only(s, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    // Nothing outside the essential set: /bin/kill (procps) is not in it.
+    EXPECT_EQ(only(s, "ExecReload"), "/bin/sh -c 'kill -HUP \"$$MAINPID\"'");
     EXPECT_THAT(only(s, "WatchdogSec"), ::testing::MatchesRegex("[0-9]+s"));
     EXPECT_THAT(all(s, "After"), HasSubstr("xenstored.service"));
+    // Stopped before the bus goes at shutdown, not cut off by it.
+    EXPECT_THAT(all(s, "After"), HasSubstr("dbus.service"));
     // Ordering only: a guest has no xenstored.
     EXPECT_THAT(all(s, "Requires") + all(s, "Wants") + all(s, "BindsTo"),
                 ::testing::Not(HasSubstr("xenstore")));
