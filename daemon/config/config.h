@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "paths.h"
+
 namespace xsd {
 
 // Kinds of access a rule grants, as bits so that a rule holds a set of them.
@@ -81,8 +83,9 @@ struct NameResolver {
 // getpwnam_r / getgrnam_r.
 NameResolver systemResolver();
 
-// The default file the daemon reads when --config is not given.
-inline constexpr std::string_view DefaultConfigPath = "/etc/xenstore-dbus/config.json";
+// The default file the daemon reads when --config is not given:
+// SYSCONFDIR/xenstore-dbus/config.json, /etc/… with --prefix=/usr.
+inline constexpr std::string_view DefaultConfigPath = XSD_DEFAULT_CONFIG;
 
 // Parses a whole configuration; `source` names it in messages. Throws
 // ConfigError.

@@ -112,6 +112,24 @@ TEST(ConfigFile, InstalledExampleIsValid)
     EXPECT_EQ(c.rules[1].name, "xenstore");
 }
 
+TEST(ConfigFile, ShippedDefaultAllowsRootAloneWithTheDefaultLimits)
+{
+    // The package's conffile says explicitly what having no file means.
+    Config c = loadConfig(XSD_SHIPPED_CONFIG, true, fakeAccounts());
+    ASSERT_EQ(c.rules.size(), 1u);
+    EXPECT_EQ(c.rules[0].subject, Rule::Subject::Uid);
+    EXPECT_EQ(c.rules[0].id, 0u);
+    EXPECT_EQ(c.rules[0].allow, AllAccess);
+    EXPECT_EQ(c.rules[0].prefixes, defaultConfig().rules[0].prefixes);
+    EXPECT_EQ(c.xenstore, "auto");
+    Limits defaults;
+    EXPECT_EQ(c.limits.watchesPerCaller, defaults.watchesPerCaller);
+    EXPECT_EQ(c.limits.transactionsPerCaller, defaults.transactionsPerCaller);
+    EXPECT_EQ(c.limits.pendingCallsPerCaller, defaults.pendingCallsPerCaller);
+    EXPECT_EQ(c.limits.transactionIdleTimeoutS, defaults.transactionIdleTimeoutS);
+    EXPECT_EQ(c.limits.queuedWatchEvents, defaults.queuedWatchEvents);
+}
+
 TEST(ConfigFile, OmittedPartsTakeApiDefaults)
 {
     Config c = parse(R"({"access": [{"gid": 50, "paths": ["/a"], "allow": ["watch"]}],
