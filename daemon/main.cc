@@ -199,7 +199,10 @@ int run(const Options& options)
         return 1;
     }
     log::info("xenstore-dbusd ", XSD_VERSION, " serving ", BusName, " on the ", options.bus,
-              " bus; XenStore at ", backend->describe(), "; access rules from ", config.source);
+              " bus; XenStore at ",
+              // auto is resolved at each attempt: "connected to …" says where.
+              xenstore == "auto" ? std::string("auto") : backend->describe(),
+              "; access rules from ", config.source);
     d.service->start();
     d.statusChanged();
     int r = sd_event_loop(d.loop);
