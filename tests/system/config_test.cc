@@ -128,6 +128,8 @@ TEST(ConfigFile, ShippedDefaultAllowsRootAloneWithTheDefaultLimits)
     EXPECT_EQ(c.limits.pendingCallsPerCaller, defaults.pendingCallsPerCaller);
     EXPECT_EQ(c.limits.transactionIdleTimeoutS, defaults.transactionIdleTimeoutS);
     EXPECT_EQ(c.limits.queuedWatchEvents, defaults.queuedWatchEvents);
+    EXPECT_EQ(c.limits.pendingCallsTotal, defaults.pendingCallsTotal);
+    EXPECT_EQ(c.limits.xenstoredTimeoutS, defaults.xenstoredTimeoutS);
 }
 
 TEST(ConfigFile, OmittedPartsTakeApiDefaults)
