@@ -130,6 +130,7 @@ TEST(ConfigFile, ShippedDefaultAllowsRootAloneWithTheDefaultLimits)
     EXPECT_EQ(c.limits.queuedWatchEvents, defaults.queuedWatchEvents);
     EXPECT_EQ(c.limits.pendingCallsTotal, defaults.pendingCallsTotal);
     EXPECT_EQ(c.limits.xenstoredTimeoutS, defaults.xenstoredTimeoutS);
+    EXPECT_EQ(c.limits.atomicCallRetries, defaults.atomicCallRetries);
 }
 
 TEST(ConfigFile, OmittedPartsTakeApiDefaults)

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "daemon/config/config.h"
 #include "tests/system/system_stack.h"
 
 using namespace xsd::test;
@@ -252,13 +253,13 @@ TEST(UnprivilegedWithoutConfig, OnlyRootMayDoAnything)
 {
     // No --config: the daemon reads the default file, which must not exist
     // here, so the built-in default is what is tested.
-    ASSERT_FALSE(std::filesystem::exists("/etc/xenstore-dbus/config.json"))
-        << "a real /etc/xenstore-dbus/config.json would decide this test";
+    const std::string defaultPath(xsd::DefaultConfigPath);
+    ASSERT_FALSE(std::filesystem::exists(defaultPath))
+        << "a real " << defaultPath << " would decide this test";
     Stack stack;  // no config: no --config
     stack.xenstored().write("/pub/x", "hello");
     EXPECT_THAT(stack.daemonLog(),
-                HasSubstr("access rules from built-in default (/etc/xenstore-dbus/config.json "
-                          "does not exist)"))
+                HasSubstr("access rules from built-in default (" + defaultPath + " does not exist)"))
         << stack.daemonLog();
 
     auto denied = [&](const std::string& method, const std::vector<std::string>& args) {
