@@ -1,6 +1,6 @@
 #include "daemon/snapshot.h"
 
-#include <map>
+#include <list>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,7 +16,10 @@ namespace {
 
 struct Node {
     std::string value;
-    std::map<std::string, Node> children;  // std::map: stable addresses while the walk adds
+    // In the order xenstored lists them (oxenstored sorts them, C xenstored
+    // keeps them as created), so that a listing made from a snapshot is the
+    // one Directory gives. A list: stable addresses while the walk adds.
+    std::list<std::pair<std::string, Node>> children;
 };
 
 class Walk : public std::enable_shared_from_this<Walk> {
@@ -53,7 +56,7 @@ private:
             if (r && !self->error_) {
                 for (auto& name : r.value()) {
                     self->count(name.size());
-                    auto& child = node.children[name];
+                    auto& child = node.children.emplace_back(name, Node{}).second;
                     self->visit(child, path == "/" ? "/" + name : path + "/" + name);
                 }
             }
