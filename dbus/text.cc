@@ -110,4 +110,39 @@ std::string base64(std::string_view in)
     return out;
 }
 
+std::optional<std::string> fromBase64(std::string_view in)
+{
+    auto digit = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z')
+            return c - 'A';
+        if (c >= 'a' && c <= 'z')
+            return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+            return c - '0' + 52;
+        return c == '+' ? 62 : c == '/' ? 63 : -1;
+    };
+    if (in.size() % 4)
+        return std::nullopt;
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    for (size_t i = 0; i < in.size(); i += 4) {
+        // '=' pads only the last group's last one or two digits.
+        const bool last = i + 4 == in.size();
+        const int pad = last && in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0;
+        uint32_t n = 0;
+        for (int j = 0; j < 4; ++j) {
+            const int d = j >= 4 - pad ? 0 : digit(in[i + j]);
+            if (d < 0)
+                return std::nullopt;
+            n = (n << 6) | static_cast<uint32_t>(d);
+        }
+        out += static_cast<char>(n >> 16);
+        if (pad < 2)
+            out += static_cast<char>((n >> 8) & 0xff);
+        if (pad < 1)
+            out += static_cast<char>(n & 0xff);
+    }
+    return out;
+}
+
 }  // namespace xsd

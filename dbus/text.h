@@ -4,6 +4,7 @@
 // encodes what fails it another way (ReadBytes, {"base64": …}, escapes).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,7 @@ bool isText(std::string_view bytes);
 std::string textOrEscaped(std::string_view bytes);
 
 std::string base64(std::string_view bytes);
+// The bytes base64() wrote; nullopt for anything it would not have written.
+std::optional<std::string> fromBase64(std::string_view text);
 
 }  // namespace xsd

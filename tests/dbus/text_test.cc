@@ -141,3 +141,17 @@ TEST(Text, ErrorsQuotingBytesCanBeSent)
     EXPECT_EQ(e.getMessage(), "Read /a: \\xef\\xbf\\xbe");
     EXPECT_TRUE(xsd::isText(e.getMessage()));
 }
+
+TEST(Base64, FromBase64UndoesBase64AndRefusesWhatItNeverWrites)
+{
+    std::string all;
+    for (int b = 0; b < 256; ++b)
+        all += static_cast<char>(b);
+    for (size_t n = 0; n <= all.size(); n += (n < 8 ? 1 : 37)) {
+        const std::string bytes = all.substr(all.size() - n);
+        EXPECT_EQ(xsd::fromBase64(xsd::base64(bytes)), bytes) << n << " bytes";
+    }
+    EXPECT_EQ(xsd::fromBase64("/wBB"), std::string("\xff\x00\x41", 3));
+    for (const char* bad : {"A", "AB=", "A===", "AB=C", "=ABC", "AB C", "AB\xc3\xa9", "AA==AAAA"})
+        EXPECT_FALSE(xsd::fromBase64(bad)) << bad;
+}
