@@ -3,6 +3,8 @@
 // rule for every verb, so a script decodes all of them the same way.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,9 @@ namespace xsd::ctl {
 using Json = nlohmann::ordered_json;
 
 Json valueJson(std::string_view bytes);
+// The bytes a value in that form stands for (a Snapshot's values too);
+// nullopt when it is in neither form.
+std::optional<std::string> valueBytes(const Json& value);
 
 // Pretty-printed (two-space indent) and newline-terminated, on stdout.
 void printJson(const Json& json);

@@ -112,6 +112,19 @@ std::string lsPermissions(const std::vector<std::string>& perms)
 
 namespace {
 
+// -p's part of a node: its permissions, or why they could not be read
+// (xenstore-ls says so and prints on).
+void readPermissions(Store& store, LsNode& node)
+{
+    try {
+        node.perms = store.permissions(node.path);
+    } catch (const Failure& f) {
+        if (f.status() == ExitUnavailable)
+            throw;
+        node.permsError = f.what();
+    }
+}
+
 void walk(Store& store, const std::string& path, int depth, bool withPerms,
           const std::function<void(const LsNode&)>& visit)
 {
@@ -132,17 +145,27 @@ void walk(Store& store, const std::string& path, int depth, bool withPerms,
             if (f.status() == ExitUnavailable)
                 throw;
         }
-        if (withPerms) {
-            try {
-                node.perms = store.permissions(node.path);
-            } catch (const Failure& f) {
-                if (f.status() == ExitUnavailable)
-                    throw;
-                node.permsError = f.what();
-            }
-        }
+        if (withPerms)
+            readPermissions(store, node);
         visit(node);
         walk(store, node.path, depth + 1, withPerms, visit);
+    }
+}
+
+void walkSnapshotNode(const Json& snapshotNode, const std::string& path, int depth, Store& store,
+                      bool withPerms, const std::function<void(const LsNode&)>& visit)
+{
+    auto children = snapshotNode.find("children");
+    if (children == snapshotNode.end() || !children->is_object())
+        return;
+    for (const auto& [name, child] : children->items()) {
+        LsNode node{depth, name, childPath(path, name), std::nullopt, std::nullopt, {}};
+        if (auto value = child.find("value"); value != child.end())
+            node.value = valueBytes(*value);
+        if (withPerms)
+            readPermissions(store, node);
+        visit(node);
+        walkSnapshotNode(child, node.path, depth + 1, store, withPerms, visit);
     }
 }
 
@@ -152,6 +175,12 @@ void walkTree(Store& store, const std::string& path, bool withPerms,
               const std::function<void(const LsNode&)>& visit)
 {
     walk(store, path, 0, withPerms, visit);
+}
+
+void walkSnapshot(const Json& snapshot, const std::string& path, Store& store, bool withPerms,
+                  const std::function<void(const LsNode&)>& visit)
+{
+    walkSnapshotNode(snapshot, path, 0, store, withPerms, visit);
 }
 
 }  // namespace xsd::ctl

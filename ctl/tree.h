@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ctl/json_value.h"
 #include "ctl/store.h"
 
 namespace xsd::ctl {
@@ -62,5 +63,12 @@ struct LsNode {
 // are Failures.
 void walkTree(Store& store, const std::string& path, bool withPerms,
               const std::function<void(const LsNode&)>& visit);
+
+// The same visits from the daemon's Snapshot of `path` (its JSON, parsed
+// with keys in order): every name and value came in that one call, in the
+// order xenstored lists them; only -p's permissions are asked of `store`,
+// one call per node.
+void walkSnapshot(const Json& snapshot, const std::string& path, Store& store, bool withPerms,
+                  const std::function<void(const LsNode&)>& visit);
 
 }  // namespace xsd::ctl

@@ -1,9 +1,12 @@
 // xenstore-ls: the tree below PATH (default "/"), one node per line, as
-// xenstore-ls prints it. Like xenstore-ls it walks with plain calls, no
-// transaction, and prints as it goes.
+// xenstore-ls prints it. xenstore-ls asks xenstored for each node's
+// children and value in turn; here one Snapshot call brings every name and
+// value of the subtree (read in one transaction, so they also existed
+// together), and -p adds one call per node for its permissions.
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "ctl/json_value.h"
 #include "ctl/output.h"
@@ -11,6 +14,24 @@
 #include "ctl/verbs.h"
 
 namespace xsd::ctl {
+
+namespace {
+
+// The subtree at `path` in one call, or nothing when the daemon cannot give
+// it: no such node, a subtree larger than one answer, a value xenstored
+// would not let it read. Then the walk with one call per node lists what
+// it can, or fails, in xenstore-ls's way and words.
+std::optional<Json> snapshotOf(XenStoreProxy& xenstore, const std::string& path)
+{
+    try {
+        return Json::parse(xenstore.Snapshot(path));
+    } catch (const sdbus::Error&) {
+    } catch (const nlohmann::json::exception&) {
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 int runLs(Invocation& inv)
 {
@@ -23,7 +44,7 @@ int runLs(Invocation& inv)
     Json entries = Json::array();
 
     for (const auto& path : paths) {
-        walkTree(store, path, withPerms, [&](const LsNode& node) {
+        auto visit = [&](const LsNode& node) {
             if (!node.permsError.empty())
                 // As xenstore-ls: say so and go on.
                 std::fprintf(stderr, "xenstorectl: %s\n", node.permsError.c_str());
@@ -38,7 +59,11 @@ int runLs(Invocation& inv)
             if (node.perms)
                 line += lsPermissions(*node.perms);
             print(line + "\n");
-        });
+        };
+        if (auto snapshot = snapshotOf(inv.xenstore(), path))
+            walkSnapshot(*snapshot, path, store, withPerms, visit);
+        else
+            walkTree(store, path, withPerms, visit);
     }
     if (inv.json)
         printJson(entries);
