@@ -115,9 +115,9 @@ std::string asString(const std::vector<uint8_t>& v) { return std::string(v.begin
 class AtomicCalls::Run : public std::enable_shared_from_this<Run> {
 public:
     Run(AtomicCalls& calls, Body body, std::function<void(const sdbus::Error&)> fail,
-        std::string what)
+        std::string what, std::shared_ptr<const void> held)
         : calls_(calls), body_(std::move(body)), fail_(std::move(fail)), what_(std::move(what)),
-          generation_(calls.link_.generation())
+          held_(std::move(held)), generation_(calls.link_.generation())
     {
     }
     ~Run() { sd_event_source_disable_unref(pause_); }
@@ -190,6 +190,7 @@ private:
     Body body_;
     std::function<void(const sdbus::Error&)> fail_;
     std::string what_;
+    std::shared_ptr<const void> held_;  // the call's bytes, until it is answered
     uint64_t generation_;
     unsigned retries_ = 0;
     sd_event_source* pause_ = nullptr;
@@ -236,20 +237,37 @@ struct AtomicCalls::Admission {
     size_t checks() const { return paths * accesses.size(); }
 };
 
+std::shared_ptr<const void> AtomicCalls::hold(size_t bytes)
+{
+    if (*held_ + bytes > MaxBytesHeldByAtomicCalls)
+        return nullptr;
+    *held_ += bytes;
+    auto held = held_;
+    return std::shared_ptr<const void>(held.get(), [held, bytes](const void*) { *held -= bytes; });
+}
+
 template <class... T>
-void AtomicCalls::admit(const Answer<T...>& a, size_t paths,
+void AtomicCalls::admit(const Answer<T...>& a, size_t bytes, size_t paths,
                         std::function<const std::string&(size_t)> pathAt,
                         std::vector<Access> accesses, const Scope& s, Body body)
 {
+    auto held = hold(bytes);
+    if (!held)
+        return a.fail(errors::LimitExceeded,
+                      a.what() + ": the atomic calls under way hold " + std::to_string(*held_) +
+                          " bytes of paths and values, and all of them together may hold " +
+                          std::to_string(MaxBytesHeldByAtomicCalls >> 20) +
+                          " MiB; try again once they are answered");
     auto admission = std::make_shared<Admission>();
     admission->paths = paths;
     admission->pathAt = std::move(pathAt);
     admission->accesses = std::move(accesses);
-    admission->go = [this, a, check = s.check, tx = s.tx, body = std::move(body)](xs::Client& c) {
+    admission->go = [this, a, check = s.check, tx = s.tx, body = std::move(body),
+                     held = std::move(held)](xs::Client& c) {
         if (check)
             if (auto e = check())
                 return a.fail(*e);
-        run(a, c, tx, body);
+        run(a, c, tx, body, held);
     };
     admitNext(a, admission);
 }
@@ -278,12 +296,13 @@ void AtomicCalls::admitNext(const Answer<T...>& a, const std::shared_ptr<Admissi
 }
 
 template <class... T>
-void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body)
+void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body,
+                      std::shared_ptr<const void> held)
 {
     if (tx != xs::NoTransaction) {
         // Inside the caller's transaction: its requests join it, and its
         // Commit decides.
-        body(client, tx, [a](Outcome o) {
+        body(client, tx, [a, held](Outcome o) {
             if (o.failure)
                 return a.fail(*o.failure);
             o.answer();
@@ -291,7 +310,7 @@ void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Bo
         return;
     }
     auto r = std::make_shared<Run>(*this, std::move(body), [a](const sdbus::Error& e) { a.fail(e); },
-                                   a.what());
+                                   a.what(), std::move(held));
     r->attempt(client);
 }
 
@@ -302,9 +321,9 @@ void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Bo
 // would find it gone). Held once for the whole call, however often it runs.
 std::optional<sdbus::Error> AtomicCalls::checkedPaths(const std::string& what,
                                                       const std::vector<std::string>& given,
-                                                      Paths& out)
+                                                      Paths& out, size_t& bytes)
 {
-    size_t bytes = 0;
+    bytes = 0;
     for (const auto& p : given)
         bytes += p.size();
     if (auto e = checkBounds(what, given.size(), bytes))
@@ -327,11 +346,12 @@ void AtomicCalls::readValues(const Answer<Values>& a, const std::vector<std::str
                              const Scope& s)
 {
     Paths paths;
-    if (auto e = checkedPaths(a.what(), given, paths))
+    size_t bytes = 0;
+    if (auto e = checkedPaths(a.what(), given, paths, bytes))
         return a.fail(*e);
     if (paths->empty())
         return a.ok(Values{});
-    admit(a, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
+    admit(a, bytes, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
           {Access::Read}, s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
         gather<std::string>(
             paths->size(), [&](size_t i, auto done) { c.read((*paths)[i], tx, std::move(done)); },
@@ -394,7 +414,7 @@ void AtomicCalls::writeValues(const Answer<>& a, const Values& values, const Sco
         return a.ok();
     // Held once for the whole call, however often it runs.
     auto writes = std::make_shared<const decltype(checked)>(std::move(checked));
-    admit(a, writes->size(), [writes](size_t i) -> const std::string& { return (*writes)[i].first; },
+    admit(a, bytes, writes->size(), [writes](size_t i) -> const std::string& { return (*writes)[i].first; },
           {Access::Write}, s, [a, writes](xs::Client& c, xs::TxId tx, auto decide) {
         gather<xs::Unit>(
             writes->size(),
@@ -424,11 +444,12 @@ void AtomicCalls::removeMany(const Answer<>& a, const std::vector<std::string>& 
                              const Scope& s)
 {
     Paths paths;
-    if (auto e = checkedPaths(a.what(), given, paths))
+    size_t bytes = 0;
+    if (auto e = checkedPaths(a.what(), given, paths, bytes))
         return a.fail(*e);
     if (paths->empty())
         return a.ok();
-    admit(a, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
+    admit(a, bytes, paths->size(), [paths](size_t i) -> const std::string& { return (*paths)[i]; },
           {Access::Write}, s, [a, paths](xs::Client& c, xs::TxId tx, auto decide) {
         gather<xs::Unit>(
             paths->size(), [&](size_t i, auto done) { c.rm((*paths)[i], tx, std::move(done)); },
@@ -449,7 +470,8 @@ void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std:
                                   const std::string& expected, const std::string& value,
                                   const Scope& s)
 {
-    if (auto e = checkBounds(a.what(), 1, path.size() + expected.size() + value.size()))
+    const size_t bytes = path.size() + expected.size() + value.size();
+    if (auto e = checkBounds(a.what(), 1, bytes))
         return a.fail(*e);
     if (auto e = checkPathOf(a.what(), path, &value))
         return a.fail(*e);
@@ -473,14 +495,15 @@ void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std:
             });
         });
     };
-    admit(a, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
+    admit(a, bytes, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
           std::move(body));
 }
 
 void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::string& path,
                                 const std::string& value, const Scope& s)
 {
-    if (auto e = checkBounds(a.what(), 1, path.size() + value.size()))
+    const size_t bytes = path.size() + value.size();
+    if (auto e = checkBounds(a.what(), 1, bytes))
         return a.fail(*e);
     if (auto e = checkPathOf(a.what(), path, &value))
         return a.fail(*e);
@@ -500,7 +523,7 @@ void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::s
             });
         });
     };
-    admit(a, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
+    admit(a, bytes, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
           std::move(body));
 }
 

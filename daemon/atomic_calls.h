@@ -41,6 +41,11 @@ namespace xsd {
 // extras within it.
 inline constexpr size_t MaxPathsPerAtomicCall = 1000;
 inline constexpr size_t MaxBytesPerAtomicCall = 1 << 20;  // paths and values together
+// What all atomic calls under way may hold together, so that many large
+// calls at once (a caller's 64, or thousands from many callers while
+// xenstored is slow) cannot make the daemon hold gigabytes. Past it a call
+// gets LimitExceeded at once.
+inline constexpr size_t MaxBytesHeldByAtomicCalls = 32 << 20;
 
 // "/a, /b, /c and 47 more": what a call is about, for messages and logs.
 // `path` gives an element's path (a map's entries are pairs).
@@ -112,17 +117,25 @@ private:
     // Every path with every one of `accesses` through the Gate, in order,
     // each after the one before it passed; then the transaction object's
     // own check; then `body` runs.
+    // `bytes`: what the call holds, counted against MaxBytesHeldByAtomicCalls
+    // until it is answered.
     template <class... T>
-    void admit(const Answer<T...>& a, size_t paths, std::function<const std::string&(size_t)> pathAt,
-               std::vector<Access> accesses, const Scope& s, Body body);
+    void admit(const Answer<T...>& a, size_t bytes, size_t paths,
+               std::function<const std::string&(size_t)> pathAt, std::vector<Access> accesses,
+               const Scope& s, Body body);
     template <class... T>
     void admitNext(const Answer<T...>& a, const std::shared_ptr<Admission>& admission);
     template <class... T>
-    void run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body);
+    void run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Body body,
+             std::shared_ptr<const void> held);
+    // A claim on `bytes` of MaxBytesHeldByAtomicCalls, given back when the
+    // last copy goes; null when the bytes are not there to be had.
+    std::shared_ptr<const void> hold(size_t bytes);
 
+    // `bytes`: the paths' size, for the bounds.
     static std::optional<sdbus::Error> checkedPaths(const std::string& what,
                                                     const std::vector<std::string>& given,
-                                                    Paths& out);
+                                                    Paths& out, size_t& bytes);
     template <class Values>
     void writeValues(const Answer<>& a, const Values& values, const Scope& s);
     template <class Values>
@@ -139,6 +152,10 @@ private:
     // Runs waiting out their pause: kept here, not by their timers, so that
     // whatever is pausing when the daemon stops goes with it.
     std::unordered_set<std::shared_ptr<Run>> pausing_;
+    // Bytes the calls under way hold, shared with each call's claim: a
+    // claim may go after this object does, with the xenstored connection's
+    // requests at shutdown.
+    std::shared_ptr<size_t> held_ = std::make_shared<size_t>(0);
 };
 
 }  // namespace xsd

@@ -2,12 +2,15 @@
 // RemoveMany (and their Bytes twins), CompareAndWrite and WriteIfAbsent —
 // what each answers, that each ran in one XenStore transaction (oxenstored's
 // access log), that a call with one bad or forbidden path sends nothing,
-// the bounds of a call, and the same methods inside a transaction object.
+// the bounds of a call and of all calls together, and the same methods
+// inside a transaction object.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "tests/ctl/access_log.h"
@@ -288,4 +291,78 @@ TEST(AtomicCallsBusctl, TheReadmeLinesWork)
     auto g = stack.gdbus({"call", "--dest", BusName, "--object-path", ObjectPath, "--method",
                           std::string(Interface) + ".ReadMany", "['/counter']"});
     EXPECT_EQ(g.out, "({'/counter': '1'},)\n") << g.err;
+}
+
+TEST(AtomicCallsBudget, LargeCallsAtOnceHoldAtMost32MiBAndTheRestAreRefusedAtOnce)
+{
+    Stack::Options o;
+    o.verbose = false;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}],
+                   "limits": {"xenstored_timeout_s": 24}})";
+    Stack stack(o);
+    // About 1 MB of paths and values a call (values within oxenstored's
+    // 2048-byte quota): 33 of them fit in 32 MiB.
+    Texts big;
+    size_t callBytes = 0;
+    for (int k = 0; k < 500; ++k) {
+        const std::string path = "/budget/k" + std::to_string(k);
+        big[path] = std::string(2000, 'x');
+        callBytes += path.size() + 2000;
+    }
+    ASSERT_EQ((32u << 20) / callBytes, 33u);
+    constexpr int Connections = 2, CallsEach = 24;
+
+    std::mutex m;
+    std::condition_variable cv;
+    int ok = 0;
+    std::vector<sdbus::Error> refused;
+    std::vector<std::unique_ptr<sdbus::IConnection>> conns;
+    std::vector<std::unique_ptr<sdbus::IProxy>> proxies;
+    {
+        // xenstored answers nothing meanwhile: every call admitted stays
+        // under way.
+        Frozen frozen(stack.xenstored().pid());
+        for (int c = 0; c < Connections; ++c) {
+            conns.push_back(sdbus::createSessionBusConnectionWithAddress(stack.address()));
+            conns.back()->enterEventLoopAsync();
+            proxies.push_back(sdbus::createProxy(*conns.back(), BusName, ObjectPath));
+            for (int i = 0; i < CallsEach; ++i)
+                proxies.back()
+                    ->callMethodAsync("WriteMany")
+                    .onInterface(Interface)
+                    .withArguments(big)
+                    .uponReplyInvoke([&](const sdbus::Error* e) {
+                        std::lock_guard lock(m);
+                        e ? refused.push_back(*e) : void(++ok);
+                        cv.notify_all();
+                    });
+        }
+        std::unique_lock lock(m);
+        // Not every call need have reached the daemon by now (the bus
+        // passes 48 MB on in its own time), but those past the 33rd that
+        // did are refused at once, and nothing is answered otherwise.
+        ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return !refused.empty(); }));
+        cv.wait_for(lock, std::chrono::milliseconds(500));
+        EXPECT_EQ(ok, 0);
+        const std::string held = "the atomic calls under way hold " + std::to_string(33 * callBytes) +
+                                 " bytes of paths and values, and all of them together may hold 32 MiB";
+        for (const auto& e : refused) {
+            EXPECT_EQ(e.getName(), Prefix + "LimitExceeded");
+            EXPECT_THAT(e.getMessage(), HasSubstr(held));
+        }
+    }
+    {
+        std::unique_lock lock(m);
+        EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(20),
+                                [&] { return ok + int(refused.size()) == Connections * CallsEach; }));
+        EXPECT_GE(ok, 33);
+        for (const auto& e : refused)
+            EXPECT_EQ(e.getName(), Prefix + "LimitExceeded") << e.getMessage();
+    }
+    // Answered calls gave their bytes back.
+    auto c = stack.client();
+    c->WriteMany(big);
+    EXPECT_EQ(c->ReadMany({"/budget/k499"}).at("/budget/k499"), std::string(2000, 'x'));
+    for (auto& conn : conns)
+        conn->leaveEventLoop();
 }
