@@ -1,19 +1,26 @@
 // xenstore-dbus-bench: how much the daemon costs, as ratios against floors
 // measured in the same run (never absolute targets; machines differ).
 //
-//   latency:     Read through the daemon  vs  D-Bus Ping to the daemon +
-//                a direct XenStore read with the protocol library
-//   throughput:  Read vs Ping with 1, 8 and 64 concurrent client connections
+//   latency:     Read through the daemon  vs  Echo to the bus floor (a
+//                minimal service on sd-bus, on the same bus: what the bus
+//                alone costs) + a direct XenStore read from a blocking
+//                client; also vs Peer.Ping to the daemon + that read (Ping
+//                pays the daemon's own loop, so it flatters the ratio)
+//   throughput:  Read vs Echo (and Ping, Get) with 1, 8 and 64 concurrent
+//                client connections, and the CPU each process spends a call
+//   atomic:      WriteMany of 100 keys vs 100 Writes; CompareAndWrite vs Read
+//   listing:     xenstorectl ls vs xenstore-ls direct to xenstored, on a
+//                store of 10,300 nodes under /local/domain, side by side
 //   fan-out:     one write reaching 1,000 subscribers of one path, and the
 //                number of XenStore watches the daemon used for them
 //   memory:      the daemon's resident size idle and with 10,000 subscriptions
 //
-// It starts its own oxenstored, dbus-daemon and xenstore-dbusd (the test
-// harness's Stack), so it needs nothing running. Usage:
+// It starts its own oxenstored, dbus-daemon, xenstore-dbusd (the test
+// harness's Stack) and bus floor, so it needs nothing running. Usage:
 //   xenstore-dbus-bench [--quick] [--rounds N] [--seconds S]
 // (throughput: each kind of call measured N times for S seconds, in turns)
+#include <fcntl.h>
 #include <poll.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,19 +30,27 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <memory>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
 
-#include "protocol/client.h"
+#include "bench/bus_floor.h"
+#include "protocol/codec.h"
 #include "protocol/transport.h"
-#include "tests/harness/event_loop.h"
 #include "tests/harness/stack.h"
 
+#ifndef XSD_CTL_PATH
+#error "XSD_CTL_PATH must name the built xenstorectl"
+#endif
+
 using namespace xsd::test;
+using namespace xsd::bench;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -56,13 +71,16 @@ double micros(Clock::duration d)
 }
 
 // A bus connection with no event-loop thread: calls are plain blocking
-// sd_bus_call()s, the same for every kind of call measured.
+// sd_bus_call()s, the same for every kind of call measured, to the daemon
+// and to the bus floor alike.
 struct BusCaller {
     std::unique_ptr<sdbus::IConnection> conn;
     std::unique_ptr<sdbus::IProxy> proxy;
+    std::unique_ptr<sdbus::IProxy> floor;
     explicit BusCaller(const std::string& address)
         : conn(sdbus::createSessionBusConnectionWithAddress(address)),
-          proxy(sdbus::createProxy(*conn, BusName, ObjectPath))
+          proxy(sdbus::createProxy(*conn, BusName, ObjectPath)),
+          floor(sdbus::createProxy(*conn, FloorName, FloorObject))
     {
     }
     void read(const std::string& path)
@@ -70,33 +88,91 @@ struct BusCaller {
         std::string v;
         proxy->callMethod("Read").onInterface(Interface).withArguments(path).storeResultsTo(v);
     }
+    void echo(const std::string& text)
+    {
+        std::string v;
+        floor->callMethod("Echo").onInterface(FloorInterface).withArguments(text).storeResultsTo(v);
+    }
     void ping() { proxy->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer"); }
     void getVersion() { proxy->getProperty("Version").onInterface(Interface); }
-};
-
-// The floor for XenStore: a read with the protocol library, no D-Bus.
-struct DirectReader {
-    EventLoop loop;
-    std::unique_ptr<xs::Client> client;
-    explicit DirectReader(const std::string& backend)
-    {
-        auto b = xs::Backend::parse(backend);
-        client = std::make_unique<xs::Client>(loop.get(), xs::openTransport(*b), xs::Client::Handlers{});
-    }
-    void read(const std::string& path)
-    {
-        bool done = false;
-        client->read(path, xs::NoTransaction, [&](xs::Result<std::string>) { done = true; });
-        while (!done)
-            sd_event_run(loop.get(), UINT64_MAX);
-    }
     void write(const std::string& path, const std::string& value)
     {
-        bool done = false;
-        client->write(path, value, xs::NoTransaction, [&](xs::Result<xs::Unit>) { done = true; });
-        while (!done)
-            sd_event_run(loop.get(), UINT64_MAX);
+        proxy->callMethod("Write").onInterface(Interface).withArguments(path, value);
     }
+    void writeMany(const std::map<std::string, std::string>& values)
+    {
+        proxy->callMethod("WriteMany").onInterface(Interface).withArguments(values);
+    }
+    bool compareAndWrite(const std::string& path, const std::string& expected, const std::string& value)
+    {
+        bool written = false;
+        std::string current;
+        proxy->callMethod("CompareAndWrite")
+            .onInterface(Interface)
+            .withArguments(path, expected, value)
+            .storeResultsTo(written, current);
+        return written;
+    }
+    std::string snapshot(const std::string& path)
+    {
+        std::string json;
+        proxy->callMethod("Snapshot").onInterface(Interface).withArguments(path).storeResultsTo(json);
+        return json;
+    }
+};
+
+// The floor for XenStore: a blocking client on xenstored's socket, as
+// libxenstore's is — the request written, its answer read, nothing between.
+class BlockingXenStore {
+public:
+    explicit BlockingXenStore(const std::string& backend)
+    {
+        auto b = xs::Backend::parse(backend);
+        std::string why;
+        fd_ = b ? xs::openTransport(*b, &why) : -1;
+        if (fd_ < 0)
+            throw std::runtime_error("cannot reach xenstored at " + backend + ": " + why);
+        fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    }
+    ~BlockingXenStore() { ::close(fd_); }
+    BlockingXenStore(const BlockingXenStore&) = delete;
+    BlockingXenStore& operator=(const BlockingXenStore&) = delete;
+
+    std::string read(const std::string& path) { return request(xs::MessageType::Read, path + '\0'); }
+    void write(const std::string& path, const std::string& value)
+    {
+        request(xs::MessageType::Write, path + '\0' + value);
+    }
+
+private:
+    std::string request(xs::MessageType type, const std::string& payload)
+    {
+        std::string why;
+        auto frame = xs::encodeRequest(type, nextReqId_++, 0, payload, &why);
+        if (!frame)
+            throw std::runtime_error(why);
+        for (size_t sent = 0; sent < frame->size();) {
+            ssize_t n = ::write(fd_, frame->data() + sent, frame->size() - sent);
+            if (n <= 0)
+                throw std::runtime_error("writing to xenstored failed");
+            sent += static_cast<size_t>(n);
+        }
+        xs::Message reply;
+        while (decoder_.next(reply) != xs::FrameDecoder::Status::Frame) {
+            char buf[65536];
+            ssize_t n = ::read(fd_, buf, sizeof buf);
+            if (n <= 0 || decoder_.failed())
+                throw std::runtime_error("reading from xenstored failed");
+            decoder_.feed({buf, static_cast<size_t>(n)});
+        }
+        if (reply.header.type == xs::MessageType::Error)
+            throw std::runtime_error("xenstored refused a request: " + reply.payload);
+        return reply.payload;
+    }
+
+    int fd_ = -1;
+    uint32_t nextReqId_ = 1;
+    xs::FrameDecoder decoder_;
 };
 
 template <class F>
@@ -114,30 +190,35 @@ Stats measure(int n, F&& f)
     return stats(std::move(us));
 }
 
-// Ping is answered inside sd-bus; Get(Version) is the cheapest call that,
-// like Read, carries arguments and a string answer through sdbus-c++ (no
-// XenStore work): the floor for any method of the daemon.
-enum class Call { Ping, GetVersion, ReadSharedKey, ReadOwnKey };
-constexpr const char* callNames[] = {"Ping", "Get(Version)", "Read(one key)", "Read(own keys)"};
+// Echo is the floor: what any call with a string argument and answer costs
+// on this bus. Ping is answered inside sd-bus, in the daemon's loop;
+// Get(Version) is the cheapest call that, like Read, carries arguments and
+// a string answer through sdbus-c++ (no XenStore work).
+enum class Call { Echo, Ping, GetVersion, ReadSharedKey, ReadOwnKey };
+constexpr const char* callNames[] = {"Echo(floor)", "Ping", "Get(Version)", "Read(one key)",
+                                     "Read(own keys)"};
 
-// CPU seconds used so far by each process of the stack.
+// CPU seconds used so far by each process of the stack, and the floor's.
 struct Cpu {
-    double clients = 0, bus = 0, daemon = 0, xenstored = 0;
+    double clients = 0, bus = 0, daemon = 0, floor = 0, xenstored = 0;
 
-    static Cpu now(Stack& stack)
+    static Cpu now(Stack& stack, const BusFloor& f)
     {
-        return {cpuSeconds(getpid()), cpuSeconds(stack.bus().pid()),
-                cpuSeconds(stack.daemon().pid()), cpuSeconds(stack.xenstored().pid())};
+        return {cpuSeconds(getpid()), cpuSeconds(stack.bus().pid()), cpuSeconds(stack.daemon().pid()),
+                cpuSeconds(f.pid()), cpuSeconds(stack.xenstored().pid())};
     }
     Cpu operator-(const Cpu& o) const
     {
-        return {clients - o.clients, bus - o.bus, daemon - o.daemon, xenstored - o.xenstored};
+        return {clients - o.clients, bus - o.bus, daemon - o.daemon, floor - o.floor,
+                xenstored - o.xenstored};
     }
     Cpu& operator+=(const Cpu& o)
     {
-        clients += o.clients, bus += o.bus, daemon += o.daemon, xenstored += o.xenstored;
+        clients += o.clients, bus += o.bus, daemon += o.daemon, floor += o.floor,
+            xenstored += o.xenstored;
         return *this;
     }
+    double total() const { return clients + bus + daemon + floor + xenstored; }
 };
 
 struct Rate {
@@ -148,7 +229,7 @@ struct Rate {
 
 // Calls per second with `clients` connections making `call` as fast as
 // they can; ReadOwnKey reads /bench/own/N, which must exist.
-Rate throughput(Stack& stack, int clients, double seconds, Call call)
+Rate throughput(Stack& stack, const BusFloor& floor, int clients, double seconds, Call call)
 {
     std::vector<std::unique_ptr<BusCaller>> callers;
     for (int i = 0; i < clients; ++i)
@@ -163,6 +244,7 @@ Rate throughput(Stack& stack, int clients, double seconds, Call call)
             long n = 0;
             while (!stop) {
                 switch (call) {
+                case Call::Echo: c->echo("/bench/key"); break;
                 case Call::Ping: c->ping(); break;
                 case Call::GetVersion: c->getVersion(); break;
                 case Call::ReadSharedKey: c->read("/bench/key"); break;
@@ -173,14 +255,144 @@ Rate throughput(Stack& stack, int clients, double seconds, Call call)
             calls += n;
         });
     auto t0 = Clock::now();
-    Cpu cpu0 = Cpu::now(stack);
+    Cpu cpu0 = Cpu::now(stack, floor);
     go = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
     for (auto& t : threads)
         t.join();
     return {calls, calls / std::chrono::duration<double>(Clock::now() - t0).count(),
-            Cpu::now(stack) - cpu0};
+            Cpu::now(stack, floor) - cpu0};
+}
+
+// WriteMany against the Writes it replaces, CompareAndWrite against Read:
+// what doing it in one call, in a transaction of the daemon's, costs.
+void atomicCalls(BusCaller& caller, int n)
+{
+    std::map<std::string, std::string> many;
+    for (int k = 0; k < 100; ++k)
+        many["/bench/many/k" + std::to_string(k)] = "value-" + std::to_string(k);
+    const int rounds = std::max(20, n / 50);
+    Stats writeMany = measure(rounds, [&] { caller.writeMany(many); });
+    Stats writes = measure(rounds, [&] {
+        for (const auto& [path, value] : many)
+            caller.write(path, value);
+    });
+    // Always written: each call expects what the one before wrote.
+    std::string current = "a";
+    caller.write("/bench/cas", current);
+    Stats cas = measure(n, [&] {
+        std::string next = current == "a" ? "b" : "a";
+        if (!caller.compareAndWrite("/bench/cas", current, next))
+            throw std::runtime_error("CompareAndWrite did not write");
+        current = next;
+    });
+    Stats read = measure(n, [&] { caller.read("/bench/cas"); });
+    std::printf("atomic calls                     median µs    p99 µs\n");
+    std::printf("  WriteMany of 100 keys          %9.1f %9.1f   (%d calls)\n", writeMany.median,
+                writeMany.p99, rounds);
+    std::printf("  100 Write calls in a row       %9.1f %9.1f\n", writes.median, writes.p99);
+    std::printf("  WriteMany / 100 Writes         %9.2f %9.2f\n", writeMany.median / writes.median,
+                writeMany.p99 / writes.p99);
+    std::printf("  CompareAndWrite (writing)      %9.1f %9.1f   (%d calls)\n", cas.median, cas.p99, n);
+    std::printf("  Read                           %9.1f %9.1f\n", read.median, read.p99);
+    std::printf("  CompareAndWrite / Read         %9.2f %9.2f\n\n", cas.median / read.median,
+                cas.p99 / read.p99);
+}
+
+// A toolstack's /local/domain: `domains` guests of exactly `each` nodes
+// (the domain's own node included), written directly. Returns how many
+// nodes are below /local/domain.
+size_t writeDomains(BlockingXenStore& direct, int domains, size_t each)
+{
+    size_t total = 0;
+    for (int d = 1; d <= domains; ++d) {
+        const std::string id = std::to_string(d);
+        std::vector<std::pair<std::string, std::string>> leaves = {
+            {"name", "guest-" + id},
+            {"domid", id},
+            {"vm", "/vm/00000000-0000-0000-0000-" + std::string(12 - std::min<size_t>(12, id.size()), '0') + id},
+            {"memory/target", "1048576"},
+            {"memory/static-max", "1048576"},
+            {"memory/videoram", "-1"},
+            {"cpu/0/availability", "online"},
+            {"cpu/1/availability", "online"},
+            {"device/vif/0/backend", "/local/domain/0/backend/vif/" + id + "/0"},
+            {"device/vif/0/backend-id", "0"},
+            {"device/vif/0/mac", "00:16:3e:5a:00:" + id},
+            {"device/vif/0/handle", "0"},
+            {"device/vif/0/state", "4"},
+            {"device/vbd/51712/backend", "/local/domain/0/backend/vbd/" + id + "/51712"},
+            {"device/vbd/51712/backend-id", "0"},
+            {"device/vbd/51712/virtual-device", "51712"},
+            {"device/vbd/51712/device-type", "disk"},
+            {"device/vbd/51712/state", "4"},
+            {"control/shutdown", ""},
+            {"control/platform-feature-multiprocessor-suspend", "1"},
+            {"console/port", "2"},
+            {"console/ring-ref", "1000"},
+            {"console/type", "xenconsoled"},
+            {"store/port", "1"},
+            {"store/ring-ref", "1001"},
+            {"data/k0", "0"},
+        };
+        std::set<std::string> nodes{"/local/domain/" + id};
+        auto add = [&](const std::string& relative) {
+            for (size_t slash = relative.find('/'); slash != std::string::npos;
+                 slash = relative.find('/', slash + 1))
+                nodes.insert("/local/domain/" + id + "/" + relative.substr(0, slash));
+            nodes.insert("/local/domain/" + id + "/" + relative);
+        };
+        for (const auto& leaf : leaves)
+            add(leaf.first);
+        for (int k = 1; nodes.size() < each; ++k) {
+            leaves.push_back({"data/k" + std::to_string(k), std::to_string(k)});
+            add(leaves.back().first);
+        }
+        for (const auto& [path, value] : leaves)
+            direct.write("/local/domain/" + id + "/" + path, value);
+        total += nodes.size();
+    }
+    return total;
+}
+
+// xenstorectl ls against xenstore-ls talking to xenstored directly, the
+// two run in turns (fork, exec, output read in full: the same for both).
+void listing(Stack& stack, BusCaller& caller, BlockingXenStore& direct, int runs)
+{
+    const size_t nodes = writeDomains(direct, 100, 103);
+    const Env toXenstored{{"XENSTORED_PATH", stack.xenstored().socketPath()}};
+    std::printf("listing %zu nodes under /local/domain  median ms    (%d runs each, in turns)\n", nodes,
+                runs);
+    for (const char* flags : {"", "-p"}) {
+        std::vector<std::string> theirs{"xenstore-ls"}, ours{XSD_CTL_PATH, "--address", stack.address(), "ls"};
+        if (*flags)
+            theirs.push_back(flags), ours.push_back(flags);
+        theirs.push_back("/local/domain"), ours.push_back("/local/domain");
+        std::vector<double> theirMs, ourMs;
+        bool same = true;
+        for (int r = 0; r < runs; ++r) {
+            auto t0 = Clock::now();
+            auto a = run(theirs, toXenstored);
+            theirMs.push_back(micros(Clock::now() - t0) / 1000);
+            t0 = Clock::now();
+            auto b = run(ours);
+            ourMs.push_back(micros(Clock::now() - t0) / 1000);
+            same = same && a.status == 0 && b.status == 0 && a.out == b.out;
+        }
+        double t = stats(theirMs).median, o = stats(ourMs).median;
+        std::printf("  xenstore-ls %-3s direct            %8.1f\n", flags, t);
+        std::printf("  xenstorectl ls %-3s               %8.1f   ratio %.2f%s   output %s\n", flags, o,
+                    o / t, *flags ? "" : "   target <= 1.00",
+                    same ? "byte-identical" : "DIFFERS");
+    }
+    std::vector<double> snapMs;
+    for (int r = 0; r < runs; ++r) {
+        auto t0 = Clock::now();
+        caller.snapshot("/local/domain");
+        snapMs.push_back(micros(Clock::now() - t0) / 1000);
+    }
+    std::printf("  (Snapshot of the subtree alone   %8.1f)\n\n", stats(snapMs).median);
 }
 
 // `n` bus connections, each subscribed to `path` with its own token, all
@@ -245,9 +457,11 @@ int main(int argc, char** argv)
 
     Stack::Options options;
     options.verbose = false;
+    options.busPolicies = {BusFloor::policyFile()};
     Stack stack(options);
+    BusFloor floor(stack.address());
     BusCaller caller(stack.address());
-    DirectReader direct(stack.xenstored().backend());
+    BlockingXenStore direct(stack.xenstored().backend());
     direct.write("/bench/key", "value");
 
     std::printf("xenstore-dbus benchmark (%s run; ratios are what matter)\n\n",
@@ -255,12 +469,16 @@ int main(int argc, char** argv)
 
     // --- latency ---------------------------------------------------------
     Stats read = measure(n, [&] { caller.read("/bench/key"); });
+    Stats echo = measure(n, [&] { caller.echo("/bench/key"); });
     Stats ping = measure(n, [&] { caller.ping(); });
     Stats xs = measure(n, [&] { direct.read("/bench/key"); });
     std::printf("latency over %d calls       median µs    p99 µs\n", n);
     std::printf("  Read via the daemon      %9.1f %9.1f\n", read.median, read.p99);
+    std::printf("  Echo to the bus floor    %9.1f %9.1f\n", echo.median, echo.p99);
     std::printf("  Peer.Ping to the daemon  %9.1f %9.1f\n", ping.median, ping.p99);
-    std::printf("  direct XenStore read     %9.1f %9.1f\n", xs.median, xs.p99);
+    std::printf("  direct XenStore read     %9.1f %9.1f   (a blocking client)\n", xs.median, xs.p99);
+    std::printf("  Read / (Echo + direct)   %9.2f %9.2f   (the floor: the bus and xenstored alone)\n",
+                read.median / (echo.median + xs.median), read.p99 / (echo.p99 + xs.p99));
     std::printf("  Read / (Ping + direct)   %9.2f %9.2f   target <= 1.10 (median)\n\n",
                 read.median / (ping.median + xs.median), read.p99 / (ping.p99 + xs.p99));
 
@@ -273,8 +491,11 @@ int main(int argc, char** argv)
     // Each kind of call is measured `rounds` times, the kinds taking turns,
     // and the median taken: with every process on two cores, one window
     // alone swings by a tenth or more.
-    constexpr Call kinds[] = {Call::Ping, Call::GetVersion, Call::ReadSharedKey, Call::ReadOwnKey};
+    constexpr Call kinds[] = {Call::Echo, Call::Ping, Call::GetVersion, Call::ReadSharedKey,
+                              Call::ReadOwnKey};
     constexpr int K = std::size(kinds);
+    constexpr int E = int(Call::Echo), P = int(Call::Ping), G = int(Call::GetVersion),
+                  R1 = int(Call::ReadSharedKey), Ro = int(Call::ReadOwnKey);
     // Where the CPU goes at 64 connections: per call, for each process.
     struct Usage {
         Cpu cpu;
@@ -283,8 +504,8 @@ int main(int argc, char** argv)
     std::printf("throughput, calls/s (median of %d windows of %.1f s)\n                 ", rounds,
                 seconds);
     for (auto k : kinds)
-        std::printf("%16s", callNames[int(k)]);
-    std::printf("    each / Ping: Get  Read(one)  Read(own)   READs per Read(one)\n");
+        std::printf("%15s", callNames[int(k)]);
+    std::printf("   Read(one)/Echo Read(own)/Echo   Get/Ping Read(one)/Ping   READs per Read(one)\n");
     for (int clients : {1, 8, 64}) {
         auto reads = [&] { return stack.xenstored().countAccessLog({" read ", "/bench/key "}); };
         std::vector<double> rate[K];
@@ -293,7 +514,7 @@ int main(int argc, char** argv)
         for (int r = 0; r < rounds; ++r)
             for (auto k : kinds) {
                 int before = k == Call::ReadSharedKey ? reads() : 0;
-                Rate got = throughput(stack, clients, seconds, k);
+                Rate got = throughput(stack, floor, clients, seconds, k);
                 if (k == Call::ReadSharedKey)
                     upstream += reads() - before, sharedCalls += got.calls;
                 rate[int(k)].push_back(got.perSecond);
@@ -303,21 +524,24 @@ int main(int argc, char** argv)
         double m[K];
         std::printf("  %2d connections", clients);
         for (int k = 0; k < K; ++k)
-            std::printf("%16.0f", m[k] = stats(rate[k]).median);
-        std::printf("            %4.2f  %9.2f  %9.2f   %19.2f%s\n", m[1] / m[0], m[2] / m[0],
-                    m[3] / m[0], double(upstream) / std::max(1L, sharedCalls),
-                    clients == 64 ? "   target: Read >= 0.90" : "");
+            std::printf("%15.0f", m[k] = stats(rate[k]).median);
+        std::printf("   %14.2f %14.2f %10.2f %14.2f   %19.2f%s\n", m[R1] / m[E], m[Ro] / m[E],
+                    m[G] / m[P], m[R1] / m[P], double(upstream) / std::max(1L, sharedCalls),
+                    clients == 64 ? "   target: Read(one)/Ping >= 0.90" : "");
     }
-    std::printf("\nCPU µs per call at 64 connections   clients  dbus-daemon   daemon  xenstored"
+    std::printf("\nCPU µs per call at 64 connections   clients  dbus-daemon   daemon    floor  xenstored"
                 "    total\n");
     for (int k = 0; k < K; ++k) {
         const Cpu& c = use[k].cpu;
         double f = 1e6 / std::max(1L, use[k].calls);
-        std::printf("  %-33s %8.1f %12.1f %8.1f %10.1f %8.1f\n", callNames[k], c.clients * f,
-                    c.bus * f, c.daemon * f, c.xenstored * f,
-                    (c.clients + c.bus + c.daemon + c.xenstored) * f);
+        std::printf("  %-33s %8.1f %12.1f %8.1f %8.1f %10.1f %8.1f\n", callNames[k], c.clients * f,
+                    c.bus * f, c.daemon * f, c.floor * f, c.xenstored * f, c.total() * f);
     }
     std::printf("\n");
+
+    // --- atomic calls and listings -----------------------------------------
+    atomicCalls(caller, n);
+    listing(stack, caller, direct, quick ? 3 : 5);
 
     // --- fan-out ---------------------------------------------------------
     {
