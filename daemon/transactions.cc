@@ -1,5 +1,7 @@
 #include "daemon/transactions.h"
 
+#include <algorithm>
+
 #include "daemon/log.h"
 #include "daemon/timer.h"
 
@@ -209,6 +211,7 @@ void Transaction::end(const std::string& reason, xs::Client* client)
 {
     if (!state_->open)
         return;
+    ended_ = ++registry_.ends_;
     close(reason, false, client, [path = path_](xs::Result<bool> r) {
         if (!r && r.error().kind != xs::Error::Kind::Connection)
             log::warning("aborting ", path, " failed: ", r.error().message);
@@ -265,6 +268,7 @@ void TransactionRegistry::start(xs::Client& client, const Answer<sdbus::ObjectPa
                            "StartTransaction: the caller already has " +
                                std::to_string(perCaller_) +
                                " transactions open (transactions_per_caller)");
+    makeRoom(owner);
     starting_.add(owner);
     const uint64_t generation = link_.generation();
     client.transactionStart([this, answer, owner, generation](xs::Result<xs::TxId> r) {
@@ -289,6 +293,27 @@ void TransactionRegistry::start(xs::Client& client, const Answer<sdbus::ObjectPa
         openCountChanged();
         answer.ok(sdbus::ObjectPath(path));
     });
+}
+
+void TransactionRegistry::makeRoom(const std::string& owner)
+{
+    std::vector<Transaction*> ended;
+    for (const auto& [path, t] : byPath_)
+        if (t->owner() == owner && !t->open())
+            ended.push_back(t.get());
+    size_t held = openOf(owner) + starting_.of(owner) + ended.size();
+    if (held < perCaller_)
+        return;
+    std::sort(ended.begin(), ended.end(),
+              [](const Transaction* a, const Transaction* b) { return a->ended_ < b->ended_; });
+    for (auto* t : ended) {
+        if (held < perCaller_)
+            break;
+        log::debug(t->path_, " of ", owner, " ended (", t->state_->reason,
+                   ") and goes, to make room for a new one");
+        retire(*t);
+        --held;
+    }
 }
 
 void TransactionRegistry::retire(Transaction& t)

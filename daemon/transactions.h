@@ -5,7 +5,9 @@
 // owner leaving the bus (aborted, object gone), or for a reason the owner
 // did not choose — idle timeout, xenstored restarting — in which case the
 // object stays until the owner's next call, which learns why with
-// Error.UnknownTransaction.
+// Error.UnknownTransaction. Such objects count against the owner's
+// transactions_per_caller with the open ones, so one that never comes back
+// holds no more than that: when it starts another, its oldest ended ones go.
 //
 // Objects are never destroyed inside their own method handler (sdbus-c++
 // still uses them after the handler returns), nor before every call they
@@ -99,6 +101,7 @@ private:
     static int onIdle(sd_event_source* s, uint64_t usec, void* self);
 
     TransactionRegistry& registry_;
+    uint64_t ended_ = 0;  // when it ended for a reason the owner did not choose: the order
     std::string path_;
     std::string owner_;
     std::shared_ptr<State> state_;
@@ -135,6 +138,8 @@ public:
 private:
     friend class Transaction;
     void retire(Transaction& t);
+    // Room for one more object of `owner`'s: its oldest ended ones go.
+    void makeRoom(const std::string& owner);
     void openCountChanged();
     static int onCollect(sd_event_source* s, void* self);
 
@@ -147,6 +152,7 @@ private:
     uint64_t idleUsec_ = 60'000'000;
     unsigned perCaller_ = 8;
     uint64_t next_ = 1;
+    uint64_t ends_ = 0;  // transactions ended for a reason their owner did not choose
     std::map<std::string, std::shared_ptr<Transaction>> byPath_;
     PendingPerCaller starting_;  // StartTransaction in flight
     std::vector<std::shared_ptr<Transaction>> retired_;

@@ -399,3 +399,44 @@ TEST(OwnThings, ACallerMayUnwatchWhileXenstoredIsAway)
     EXPECT_EQ(c->WatchCount(), 0u);
     EXPECT_EQ(c->SubscriptionCount(), 0u);
 }
+
+namespace {
+
+// Transaction objects the daemon publishes now, anyone's.
+size_t transactionObjects(Stack& stack)
+{
+    auto tree = stack.busctl({"--list", "tree", BusName});
+    size_t n = 0;
+    for (const auto& line : splitLines(tree.out))
+        n += line.find("/transaction/") != std::string::npos;
+    return n;
+}
+
+}  // namespace
+
+// Finding 7: transactions ended by the idle timeout (or a xenstored
+// restart) kept their objects until their owner's next call, and a caller
+// that never came back piled them up (392 on one connection in a minute).
+// They count against transactions_per_caller: the oldest make room.
+TEST(EndedTransactions, ACallerHoldsNoMoreObjectsThanItsLimit)
+{
+    Stack::Options o;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}],
+                   "limits": {"transactions_per_caller": 2, "transaction_idle_timeout_s": 1}})";
+    Stack stack(o);
+    auto c = stack.client();
+    std::vector<sdbus::ObjectPath> started;
+    for (int round = 0; round < 4; ++round) {
+        for (int i = 0; i < 2; ++i) {
+            ASSERT_EQ(errorOf([&] { started.push_back(c->StartTransaction()); }), "")
+                << "round " << round;
+        }
+        ASSERT_TRUE(waitFor([&] { return c->TransactionCount() == 0; }, 5s));  // idle
+        EXPECT_LE(transactionObjects(stack), 2u) << "round " << round;
+    }
+    // The last two still say why they ended; the ones that made room are gone.
+    TransactionClient last(c->connection(), started.back());
+    EXPECT_EQ(errorOf([&] { last.Read("/"); }), std::string(ErrorPrefix) + "UnknownTransaction");
+    TransactionClient first(c->connection(), started.front());
+    EXPECT_EQ(errorOf([&] { first.Read("/"); }), "org.freedesktop.DBus.Error.UnknownObject");
+}
