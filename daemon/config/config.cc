@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -409,7 +410,9 @@ Config parseConfig(std::string_view json, const std::string& source, const NameR
 
 Config loadConfig(const std::string& path, bool explicitlyGiven, const NameResolver& resolver)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: opening a FIFO for reading waits for a writer, and the
+    // daemon reloads inside its event loop. Only a regular file is read on.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT && !explicitlyGiven) {
@@ -418,6 +421,11 @@ Config loadConfig(const std::string& path, bool explicitlyGiven, const NameResol
             return config;
         }
         throw ConfigError(path, "", std::string("cannot open: ") + std::strerror(err));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw ConfigError(path, "", "not a regular file; a configuration is read only from one");
     }
     std::string text;
     char buf[65536];

@@ -2,6 +2,8 @@
 // and no access rule (or with some) tried against the daemon, each attempt
 // a test that failed before its fix.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -439,4 +441,30 @@ TEST(EndedTransactions, ACallerHoldsNoMoreObjectsThanItsLimit)
     EXPECT_EQ(errorOf([&] { last.Read("/"); }), std::string(ErrorPrefix) + "UnknownTransaction");
     TransactionClient first(c->connection(), started.front());
     EXPECT_EQ(errorOf([&] { first.Read("/"); }), "org.freedesktop.DBus.Error.UnknownObject");
+}
+
+// Finding 8: with the configuration replaced by a FIFO, SIGHUP (or the
+// start) blocked the daemon in open() until someone wrote to it, and every
+// call waited. Only a regular file is read, and opening never waits.
+TEST(ConfigFile, AFifoInItsPlaceIsRefusedAndTheDaemonServesOn)
+{
+    Stack::Options o;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}]})";
+    Stack stack(o);
+    RawCaller c(stack);
+    ASSERT_EQ(unlink(stack.configPath().c_str()), 0);
+    ASSERT_EQ(mkfifo(stack.configPath().c_str(), 0600), 0);
+    kill(stack.daemon().pid(), SIGHUP);
+    std::this_thread::sleep_for(300ms);  // the reload comes first
+    c.readLater("/", "read");
+    EXPECT_TRUE(c.replies.waitFor(1, 2s)) << "the daemon stopped answering";
+    EXPECT_THAT(stack.daemonLog(), HasSubstr("not a regular file"));
+    EXPECT_THAT(stack.daemonLog(), HasSubstr("configuration not reloaded, keeping the previous one"));
+
+    // At start: refused at once, with the reason.
+    auto r = run({Stack::daemonPath(), "--bus", stack.address(), "--xenstore",
+                  stack.xenstored().backend(), "--config", stack.configPath()},
+                 {}, {}, 5s);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("not a regular file"));
 }

@@ -399,7 +399,7 @@ TEST(ConfigFile, LoadFromFile)
         loadConfig(dir.path(), false, fakeAccounts());
         ADD_FAILURE() << "a directory was accepted";
     } catch (const ConfigError& e) {
-        EXPECT_THAT(e.what(), HasSubstr(dir.path() + ": cannot read"));
+        EXPECT_THAT(e.what(), HasSubstr(dir.path() + ": not a regular file"));
     }
 
     const std::string bad = dir / "bad.json";
@@ -417,6 +417,23 @@ TEST(ConfigFile, LoadFromFile)
     Config c = loadConfig(good, true, fakeAccounts());
     EXPECT_EQ(c.rules.size(), 3u);
     EXPECT_EQ(c.source, good);
+}
+
+TEST(ConfigFile, OnlyARegularFileIsRead)
+{
+    // A FIFO would block the open (and the daemon's loop, on reload) until
+    // someone wrote to it; a device or a directory is no configuration.
+    xsd::test::TempDir dir;
+    const std::string fifo = dir / "config.json";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    for (const std::string& path : {fifo, dir.path(), std::string("/dev/null")}) {
+        try {
+            loadConfig(path, true, fakeAccounts());
+            ADD_FAILURE() << path << " was read";
+        } catch (const ConfigError& e) {
+            EXPECT_EQ(e.problem(), "not a regular file; a configuration is read only from one") << path;
+        }
+    }
 }
 
 TEST(ConfigFile, UnreadableFileIsAnErrorNotTheDefault)
