@@ -1,5 +1,6 @@
 // xenstore-dbusd: main → run → loop.
 #include <signal.h>
+#include <unistd.h>
 #include <systemd/sd-event.h>
 
 #include <algorithm>
@@ -33,6 +34,40 @@ std::unique_ptr<sdbus::IConnection> connectBus(const std::string& bus)
         return sdbus::createSessionBusConnection();
     return sdbus::createSessionBusConnectionWithAddress(bus);
 }
+
+// Signals before the event loop takes them. The daemon holds nothing yet
+// that must be let go of (it reaches xenstored only once the loop runs), so
+// SIGTERM and SIGINT end it at once. SIGHUP is blocked from the start: one
+// that comes meanwhile waits for the loop, which reloads then.
+class EarlySignals {
+public:
+    EarlySignals()
+    {
+        struct sigaction sa {};
+        sa.sa_handler = &EarlySignals::onStop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, nullptr);
+        sigaction(SIGINT, &sa, nullptr);
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        sigprocmask(SIG_BLOCK, &hup, nullptr);
+    }
+    // The loop's signal sources are in place, the signals blocked.
+    void handOver()
+    {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+    }
+
+private:
+    static void onStop(int)
+    {
+        static const char line[] = "<6>stopping on a signal before the bus connection was up\n";
+        [[maybe_unused]] auto n = ::write(STDERR_FILENO, line, sizeof line - 1);
+        _exit(0);
+    }
+};
 
 // Everything main owns, torn down in order: the bus source before the
 // service, the service before the bus connection, the loop last.
@@ -160,19 +195,12 @@ int run(const Options& options)
         log::error("cannot create the event loop");
         return 1;
     }
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
     // A peer that goes away must not kill us with SIGPIPE.
     signal(SIGPIPE, SIG_IGN);
-    sd_event_add_signal(d.loop, nullptr, SIGTERM, &Daemon::onStop, &d);
-    sd_event_add_signal(d.loop, nullptr, SIGINT, &Daemon::onStop, &d);
-    sd_event_add_signal(d.loop, nullptr, SIGHUP, &Daemon::onReload, &d);
-    if (notify::enableWatchdog(d.loop) < 0)
-        log::warning("cannot set up the watchdog");
+    // Connecting to the bus and taking the name wait on dbus-daemon, which
+    // may never answer (stopped, or some other program's socket): until the
+    // loop can take signals, they act at once.
+    EarlySignals early;
 
     try {
         d.bus = connectBus(options.bus);
@@ -198,6 +226,18 @@ int run(const Options& options)
         log::error("cannot publish ", BusName, " on the ", options.bus, " bus: ", e.getMessage());
         return 1;
     }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    sd_event_add_signal(d.loop, nullptr, SIGTERM, &Daemon::onStop, &d);
+    sd_event_add_signal(d.loop, nullptr, SIGINT, &Daemon::onStop, &d);
+    sd_event_add_signal(d.loop, nullptr, SIGHUP, &Daemon::onReload, &d);
+    early.handOver();
+    if (notify::enableWatchdog(d.loop) < 0)
+        log::warning("cannot set up the watchdog");
     log::info("xenstore-dbusd ", XSD_VERSION, " serving ", BusName, " on the ", options.bus,
               " bus; XenStore at ",
               // auto is resolved at each attempt: "connected to …" says where.

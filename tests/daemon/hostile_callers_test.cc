@@ -2,7 +2,9 @@
 // and no access rule (or with some) tried against the daemon, each attempt
 // a test that failed before its fix.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -467,4 +469,61 @@ TEST(ConfigFile, AFifoInItsPlaceIsRefusedAndTheDaemonServesOn)
                  {}, {}, 5s);
     EXPECT_EQ(r.status, 1);
     EXPECT_THAT(r.err, HasSubstr("not a regular file"));
+}
+
+// Finding 9: against a bus that accepts the connection but never answers
+// (a stopped dbus-daemon, or some other program's socket), SIGTERM was
+// ignored for 90 s: the signals were blocked before the handshake.
+TEST(StartUp, SigtermStopsTheDaemonWhileTheBusDoesNotAnswer)
+{
+    Stack::Options o;
+    o.startDaemon = false;
+    Stack stack(o);
+    {
+        Frozen bus(stack.bus().pid());
+        stack.startDaemon();
+        std::this_thread::sleep_for(500ms);  // connecting
+        auto asked = std::chrono::steady_clock::now();
+        EXPECT_EQ(stack.stopDaemon(SIGTERM), 0) << stack.daemonLog();
+        EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+    }
+
+    // A socket that takes connections and never says a word.
+    TempDir dir;
+    const std::string silent = dir / "silent";
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", silent.c_str());
+    ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(listener, 8), 0);
+    auto daemon = Process::logging({Stack::daemonPath(), "--bus", "unix:path=" + silent,
+                                    "--xenstore", stack.xenstored().backend()},
+                                   dir / "daemon.log");
+    std::this_thread::sleep_for(500ms);
+    auto asked = std::chrono::steady_clock::now();
+    EXPECT_EQ(daemon.stop(SIGINT), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+    close(listener);
+}
+
+// Finding 9, the other signal: a SIGHUP while connecting is a reload once
+// the loop runs, not the end of the daemon.
+TEST(StartUp, SighupWhileTheBusDoesNotAnswerIsAReloadLater)
+{
+    Stack::Options o;
+    o.startDaemon = false;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}]})";
+    Stack stack(o);
+    {
+        Frozen bus(stack.bus().pid());
+        stack.startDaemon();
+        std::this_thread::sleep_for(500ms);
+        kill(stack.daemon().pid(), SIGHUP);
+        std::this_thread::sleep_for(200ms);
+    }
+    ASSERT_TRUE(stack.waitReady()) << stack.daemonLog();
+    EXPECT_TRUE(waitFor([&] {
+        return stack.daemonLog().find("reloaded the configuration") != std::string::npos;
+    })) << stack.daemonLog();
 }
