@@ -174,6 +174,10 @@ struct Daemon {
 
 int run(const Options& options)
 {
+    // Connecting to the bus and taking the name wait on dbus-daemon, which
+    // may never answer (stopped, or some other program's socket): until the
+    // loop can take signals, they act at once.
+    EarlySignals early;
     Config config;
     try {
         config = loadConfig(options.configPath, options.configGiven);
@@ -197,10 +201,6 @@ int run(const Options& options)
     }
     // A peer that goes away must not kill us with SIGPIPE.
     signal(SIGPIPE, SIG_IGN);
-    // Connecting to the bus and taking the name wait on dbus-daemon, which
-    // may never answer (stopped, or some other program's socket): until the
-    // loop can take signals, they act at once.
-    EarlySignals early;
 
     try {
         d.bus = connectBus(options.bus);
