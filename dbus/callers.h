@@ -16,7 +16,7 @@
 
 #include <sdbus-c++/IProxy.h>
 
-#include "daemon/config/access.h"  // Caller
+#include "dbus/caller.h"
 
 namespace xsd {
 

@@ -9,19 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "daemon/config/config.h"
+#include "dbus/caller.h"
 
 namespace xsd {
-
-// A bus client as the bus reports it.
-struct Caller {
-    uint32_t uid = 0;
-    uint32_t gid = 0;              // primary group; UINT32_MAX when not known apart
-    std::vector<uint32_t> groups;  // supplementary groups (or every group, primary included)
-    uint32_t pid = 0;              // for logs only; never part of a decision
-};
 
 // True when some rule that matches the caller (by uid, or by primary or
 // supplementary gid) grants `kind` on a prefix of `path`. Prefixes are whole
