@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/config/polkit_rules.h"
 #include "protocol/transport.h"
 #include "protocol/validate.h"
 #include "protocol/wire.h"
@@ -48,6 +49,8 @@ constexpr LimitField limitFields[] = {
     // Below the 25 s a D-Bus caller waits by default: it hears why.
     {"xenstored_timeout_s", &Limits::xenstoredTimeoutS, 24},
     {"atomic_call_retries", &Limits::atomicCallRetries, 100},
+    {"polkit_timeout_s", &Limits::polkitTimeoutS, 3600},
+    {"polkit_interactive_timeout_s", &Limits::polkitInteractiveTimeoutS, 3600},
 };
 
 constexpr Access allKinds[] = {Access::Read, Access::Write, Access::Watch, Access::Admin};
@@ -193,21 +196,39 @@ private:
         if (!value.is_object())
             fail(where, "expected a rule like {\"uid\": 0, \"paths\": [\"/\"], \"allow\": "
                         "[\"read\"]}, got " + shown(value));
-        rejectUnknownKeys(value, where, {"uid", "user", "gid", "group", "paths", "allow"});
+        rejectUnknownKeys(value, where,
+                          {"uid", "user", "gid", "group", "polkit", "paths", "allow"});
 
+        Rule r;
+        if (value.contains("polkit"))
+            r.polkit = polkitAction(value["polkit"], where + ".polkit");
         std::vector<std::string> subjects;
         for (const char* key : {"uid", "user", "gid", "group"})
             if (value.contains(key))
                 subjects.push_back(key);
-        if (subjects.empty())
-            fail(where, "names none of uid, user, gid or group; a rule names exactly one");
         if (subjects.size() > 1)
             fail(where, "names both \"" + subjects[0] + "\" and \"" + subjects[1] +
                             "\"; a rule names exactly one of uid, user, gid or group");
+        if (subjects.empty() && r.polkit.empty())
+            fail(where, "names none of uid, user, gid, group or polkit; a rule names exactly one "
+                        "of uid, user, gid or group, or a polkit action, or both");
+        if (subjects.empty()) {
+            // Every caller, as far as polkit authorizes it.
+            r.subject = Rule::Subject::Anyone;
+            r.name = "anyone";
+        } else {
+            subject(value, subjects[0], where, r);
+        }
 
-        Rule r;
-        const std::string& key = subjects[0];
-        const json& subject = value[key];
+        r.prefixes = prefixes(value, where + ".paths");
+        r.allow = allow(value, where + ".allow");
+        return r;
+    }
+
+    // The uid, user, gid or group the rule names, as `key`.
+    void subject(const json& rule, const std::string& key, const std::string& where, Rule& r) const
+    {
+        const json& subject = rule[key];
         const std::string field = where + "." + key;
         if (key == "uid" || key == "gid") {
             r.subject = key == "uid" ? Rule::Subject::Uid : Rule::Subject::Gid;
@@ -226,10 +247,17 @@ private:
             r.name = subject.get<std::string>();
             r.id = resolve(isUser, r.name, field);
         }
+    }
 
-        r.prefixes = prefixes(value, where + ".paths");
-        r.allow = allow(value, where + ".allow");
-        return r;
+    std::string polkitAction(const json& value, const std::string& field) const
+    {
+        if (!value.is_string())
+            fail(field, "expected a polkit action like \"org.xenproject.xenstore1.write\", got " +
+                            shown(value));
+        auto id = value.get<std::string>();
+        if (auto why = checkPolkitAction(id))
+            fail(field, jsonString(id) + " is not a polkit action: " + *why);
+        return id;
     }
 
     uint32_t resolve(bool isUser, const std::string& name, const std::string& field) const
@@ -264,8 +292,8 @@ private:
     std::string prefix(const json& value, const std::string& field) const
     {
         static const std::string forms =
-            "\"/\", an absolute path like \"/local/domain\", \"@\", \"@introduceDomain\" or "
-            "\"@releaseDomain\"";
+            "\"/\", an absolute path like \"/local/domain\" or \"/local/domain/*/data\", \"@\", "
+            "\"@introduceDomain\" or \"@releaseDomain\"";
         if (!value.is_string())
             fail(field, "expected a path prefix (" + forms + "), got " + shown(value));
         auto p = value.get<std::string>();
@@ -278,8 +306,17 @@ private:
                                         "\"@introduceDomain\" or \"@releaseDomain\")");
         if (xs::pathKind(p) == xs::PathKind::Relative)
             fail(field, jsonString(p) + " is not absolute; a prefix is " + forms);
-        if (auto violation = xs::checkPath(p))
-            fail(field, jsonString(p) + " is not a valid XenStore path: " + *violation);
+        // A component "*" stands for any one component: what is left must be
+        // a path XenStore would take.
+        std::string concrete = p;
+        for (size_t at = concrete.find("/*"); at != std::string::npos;
+             at = concrete.find("/*", at + 1))
+            if (at + 2 == concrete.size() || concrete[at + 2] == '/')
+                concrete[at + 1] = '_';
+        if (auto violation = xs::checkPath(concrete))
+            fail(field, jsonString(p) + " is not a valid XenStore path" +
+                            (concrete == p ? "" : " (with \"*\" for a whole component)") + ": " +
+                            *violation);
         return p;
     }
 

@@ -40,15 +40,23 @@ struct Limits {
     // How often an atomic call (WriteMany, CompareAndWrite, …) runs again
     // after xenstored refused its commit as conflicting (EAGAIN).
     unsigned atomicCallRetries = 5;
+    // How long a call may wait for polkit's answer before it is refused:
+    // asked without interaction, and with it (a person typing a password).
+    unsigned polkitTimeoutS = 10;
+    unsigned polkitInteractiveTimeoutS = 120;
 };
 
 struct Rule {
-    enum class Subject { Uid, User, Gid, Group };
+    // Anyone: a rule that names only a polkit action, for every caller.
+    enum class Subject { Uid, User, Gid, Group, Anyone };
     Subject subject = Subject::Uid;
     uint32_t id = 0;                    // the uid or gid, names resolved at load time
     std::string name;                   // as written ("0", "backup"), for messages
-    std::vector<std::string> prefixes;  // "/", "/local/domain", "@", "@releaseDomain", …
+    std::vector<std::string> prefixes;  // "/", "/local/domain", "/local/domain/*/data", "@", …
     unsigned allow = 0;                 // Access bits
+    // A polkit action ("org.xenproject.xenstore1.write"): the rule allows
+    // only what polkit authorizes this action for. Empty: no polkit.
+    std::string polkit = {};
 };
 
 struct Config {

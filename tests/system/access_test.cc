@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/config/access.h"
+#include "daemon/config/polkit_rules.h"
 
 using namespace xsd;
 using ::testing::HasSubstr;
@@ -21,6 +22,11 @@ Rule uidRule(uint32_t uid, std::vector<std::string> prefixes, unsigned allow)
 Rule groupRule(uint32_t gid, std::vector<std::string> prefixes, unsigned allow)
 {
     return Rule{Rule::Subject::Group, gid, "xenstore", std::move(prefixes), allow};
+}
+
+Rule polkitRule(std::string action, std::vector<std::string> prefixes, unsigned allow)
+{
+    return Rule{Rule::Subject::Anyone, 0, "anyone", std::move(prefixes), allow, std::move(action)};
 }
 
 Config withRules(std::vector<Rule> rules)
@@ -218,4 +224,84 @@ TEST(AccessRules, Covers)
     EXPECT_FALSE(covers("@", "/"));
     EXPECT_TRUE(covers("@introduceDomain", "@introduceDomain"));
     EXPECT_FALSE(covers("@introduceDomain", "@releaseDomain"));
+}
+
+TEST(AccessRules, StarCoversAnyOneComponent)
+{
+    EXPECT_TRUE(covers("/local/domain/*/data", "/local/domain/5/data"));
+    EXPECT_TRUE(covers("/local/domain/*/data", "/local/domain/5/data/x/y"));
+    EXPECT_FALSE(covers("/local/domain/*/data", "/local/domain/5/database"));
+    EXPECT_FALSE(covers("/local/domain/*/data", "/local/domain/5"));
+    EXPECT_FALSE(covers("/local/domain/*/data", "/local/domain/5/name"));
+    EXPECT_FALSE(covers("/local/domain/*/data", "@introduceDomain"));
+    EXPECT_TRUE(covers("/*", "/a"));
+    EXPECT_FALSE(covers("/*", "/"));
+    EXPECT_TRUE(covers("/*/*", "/a/b/c"));
+    EXPECT_FALSE(covers("/*/*", "/a"));
+
+    EXPECT_EQ(coveredSubtree("/local/domain/*/data", "/local/domain/5/data/x"),
+              std::optional<std::string_view>("/local/domain/5/data"));
+    EXPECT_EQ(coveredSubtree("/pub", "/pub/a/b"), std::optional<std::string_view>("/pub"));
+    EXPECT_EQ(coveredSubtree("/", "/pub/a"), std::optional<std::string_view>("/"));
+    EXPECT_EQ(coveredSubtree("@", "@releaseDomain"), std::optional<std::string_view>("@"));
+    EXPECT_EQ(coveredSubtree("/pub", "/pubx"), std::nullopt);
+
+    Config c = withRules({uidRule(65534, {"/local/domain/*/data"}, R)});
+    EXPECT_TRUE(allowed(c, nobody, Access::Read, "/local/domain/7/data/k"));
+    EXPECT_FALSE(allowed(c, nobody, Access::Read, "/local/domain/7/name"));
+}
+
+TEST(AccessRules, PolkitRulesAllowNothingByThemselves)
+{
+    Config c = withRules({polkitRule("org.xenproject.xenstore1.write", {"/pub"}, R | W)});
+    EXPECT_FALSE(allowed(c, nobody, Access::Read, "/pub/x"));
+    EXPECT_FALSE(allowed(c, root, Access::Write, "/pub/x"));
+    // They name everyone, so StartTransaction is open to all; each call
+    // inside still asks polkit.
+    EXPECT_TRUE(hasAnyRule(c, nobody));
+
+    Rule staffOnly = polkitRule("org.xenproject.xenstore1.write", {"/pub"}, W);
+    staffOnly.subject = Rule::Subject::Gid;
+    staffOnly.id = 50;
+    Config g = withRules({staffOnly});
+    EXPECT_FALSE(hasAnyRule(g, nobody));
+    EXPECT_TRUE(hasAnyRule(g, Caller{1000, 1000, {50}}));
+}
+
+TEST(AccessRules, PolkitCandidatesAreTheRulesThatCouldAllow)
+{
+    Rule staff = polkitRule("org.example.staff", {"/team"}, W);
+    staff.subject = Rule::Subject::Gid;
+    staff.id = 50;
+    Config c = withRules({
+        uidRule(65534, {"/pub"}, R),                                           // 0: no polkit
+        polkitRule("org.xenproject.xenstore1.write", {"/local/domain/*/data", "/local"}, W),  // 1
+        polkitRule("org.xenproject.xenstore1.read", {"/local"}, R | Wa),       // 2
+        staff,                                                                 // 3
+        polkitRule("org.example.everything", {"/"}, W),                        // 4
+    });
+    using Cands = std::vector<PolkitCandidate>;
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Write, "/local/domain/5/data/x"),
+              (Cands{{1, "/local/domain/5/data"}, {4, "/"}}));
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Write, "/local/domain/5/name"),
+              (Cands{{1, "/local"}, {4, "/"}}));
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Read, "/local/x"), (Cands{{2, "/local"}}));
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Watch, "/local"), (Cands{{2, "/local"}}));
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Read, "/pub/x"), Cands{});
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Write, "/team/x"), (Cands{{4, "/"}}));
+    EXPECT_EQ(polkitCandidates(c, Caller{1000, 1000, {50}}, Access::Write, "/team/x"),
+              (Cands{{3, "/team"}, {4, "/"}}));
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Write, "@introduceDomain"), Cands{});
+    EXPECT_EQ(polkitCandidates(c, nobody, Access::Write, "relative"), Cands{});
+}
+
+TEST(AccessRules, PolkitActions)
+{
+    EXPECT_EQ(polkitActionFor(Access::Read), "org.xenproject.xenstore1.read");
+    EXPECT_EQ(polkitActionFor(Access::Write), "org.xenproject.xenstore1.write");
+    EXPECT_EQ(polkitActionFor(Access::Watch), "org.xenproject.xenstore1.watch");
+    EXPECT_EQ(polkitActionFor(Access::Admin), "org.xenproject.xenstore1.admin");
+    for (Access kind : {Access::Read, Access::Write, Access::Watch, Access::Admin})
+        EXPECT_EQ(checkPolkitAction(polkitActionFor(kind)), std::nullopt);
+    EXPECT_NE(checkPolkitAction("org.x..y"), std::nullopt);
 }

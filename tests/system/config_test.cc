@@ -227,7 +227,75 @@ TEST(ConfigFile, RuleNamesExactlyOneSubject)
 
     auto none = refused(withRule(R"({"paths": ["/"], "allow": ["read"]})"));
     EXPECT_EQ(none.field(), "access[0]");
-    EXPECT_THAT(none.problem(), HasSubstr("none of uid, user, gid or group"));
+    EXPECT_THAT(none.problem(), HasSubstr("none of uid, user, gid, group or polkit"));
+
+    // A polkit action does not make two subjects one.
+    auto twoAndPolkit = refused(withRule(
+        R"({"uid": 1, "gid": 1, "polkit": "org.xenproject.xenstore1.read", "paths": ["/"], "allow": ["read"]})"));
+    EXPECT_THAT(twoAndPolkit.problem(), HasSubstr("\"uid\" and \"gid\""));
+}
+
+TEST(ConfigFile, PolkitRulesNameAnActionWithOrWithoutASubject)
+{
+    Config c = parse(R"({"access": [
+        {"polkit": "org.xenproject.xenstore1.write", "paths": ["/local/domain/*/data"], "allow": ["write"]},
+        {"group": "staff", "polkit": "org.xenproject.xenstore1.admin", "paths": ["/local/domain"], "allow": ["admin"]},
+        {"uid": 0, "paths": ["/"], "allow": ["read"]}]})");
+    ASSERT_EQ(c.rules.size(), 3u);
+    EXPECT_EQ(c.rules[0].subject, Rule::Subject::Anyone);
+    EXPECT_EQ(c.rules[0].polkit, "org.xenproject.xenstore1.write");
+    EXPECT_EQ(c.rules[0].prefixes, std::vector<std::string>{"/local/domain/*/data"});
+    EXPECT_EQ(c.rules[0].allow, unsigned(Access::Write));
+    EXPECT_EQ(c.rules[1].subject, Rule::Subject::Group);
+    EXPECT_EQ(c.rules[1].id, 50u);
+    EXPECT_EQ(c.rules[1].polkit, "org.xenproject.xenstore1.admin");
+    EXPECT_EQ(c.rules[2].polkit, "");
+    // Any action polkitd knows, not only this project's.
+    EXPECT_EQ(parse(withRule(R"({"polkit": "com.example.Site-Policy.xen", "paths": ["/"], "allow": ["read"]})"))
+                  .rules[0].polkit,
+              "com.example.Site-Policy.xen");
+}
+
+TEST(ConfigFile, PolkitActionsAreWellFormed)
+{
+    struct Case {
+        const char* value;
+        const char* says;
+    } cases[] = {
+        {"5", "expected a polkit action"},
+        {"[\"org.x.y\"]", "expected a polkit action"},
+        {"\"\"", "it is empty"},
+        {"\"write\"", "namespaced"},
+        {"\"org.x..y\"", "namespaced"},
+        {"\".org.x\"", "namespaced"},
+        {"\"org.x.\"", "namespaced"},
+        {"\"org.x/y\"", "only letters, digits"},
+        {"\"org.x y\"", "only letters, digits"},
+        {"\"org.x_y\"", "only letters, digits"},
+    };
+    for (auto& c : cases) {
+        auto e = refused(withRule(std::string(R"({"uid": 0, "polkit": )") + c.value +
+                                  R"(, "paths": ["/"], "allow": ["read"]})"));
+        EXPECT_EQ(e.field(), "access[0].polkit") << c.value;
+        EXPECT_THAT(e.problem(), HasSubstr(c.says)) << c.value;
+    }
+    auto tooLong = refused(withRule(R"({"polkit": "org.)" + std::string(300, 'x') +
+                                    R"(", "paths": ["/"], "allow": ["read"]})"));
+    EXPECT_THAT(tooLong.problem(), HasSubstr("255"));
+}
+
+TEST(ConfigFile, StarStandsForOneWholeComponent)
+{
+    Config ok = parse(withRule(
+        R"({"uid": 0, "paths": ["/local/domain/*/data", "/*", "/vm/*/*/x"], "allow": ["read"]})"));
+    EXPECT_EQ(ok.rules[0].prefixes.size(), 3u);
+    for (const char* bad : {"/a*", "/*a", "/a/**", "/a/*b/c", "*"}) {
+        auto e = refused(withRule(std::string(R"({"uid": 0, "paths": [")") + bad +
+                                  R"("], "allow": ["read"]})"));
+        EXPECT_EQ(e.field(), "access[0].paths[0]") << bad;
+    }
+    EXPECT_THAT(refused(withRule(R"({"uid": 0, "paths": ["/a/*x"], "allow": ["read"]})")).problem(),
+                HasSubstr("contains '*'"));
 }
 
 TEST(ConfigFile, IdsMustBeAccountNumbers)
@@ -335,6 +403,16 @@ TEST(ConfigFile, LimitsArePositiveIntegersWithinBounds)
     EXPECT_EQ(c.limits.transactionsPerCaller, 1u);
     EXPECT_EQ(c.limits.pendingCallsPerCaller, 2u);
     EXPECT_EQ(c.limits.transactionIdleTimeoutS, 86400u);
+
+    Config defaults = parse(R"({"access": []})");
+    EXPECT_EQ(defaults.limits.polkitTimeoutS, 10u);
+    EXPECT_EQ(defaults.limits.polkitInteractiveTimeoutS, 120u);
+    Config polkit = parse(R"({"access": [], "limits": {"polkit_timeout_s": 1,
+        "polkit_interactive_timeout_s": 3600}})");
+    EXPECT_EQ(polkit.limits.polkitTimeoutS, 1u);
+    EXPECT_EQ(polkit.limits.polkitInteractiveTimeoutS, 3600u);
+    EXPECT_EQ(refused(R"({"access": [], "limits": {"polkit_timeout_s": 0}})").field(),
+              "limits.polkit_timeout_s");
 }
 
 TEST(ConfigFile, XenstoreIsABackendSpec)
