@@ -127,14 +127,20 @@ public:
     // `method` names the call ("Read"), `subject` what it is about (a path,
     // a domid; may be empty). They are put together only when a message or
     // a log line needs them.
+    // `interactive`: the call's message allows interactive authorization
+    // (polkit may have a person authenticate before it is answered).
     Answer(std::shared_ptr<CallCounter> counter, std::string sender, const char* method,
-           std::string subject, sdbus::Result<T...>&& result, std::shared_ptr<const void> object = {})
+           std::string subject, sdbus::Result<T...>&& result, std::shared_ptr<const void> object = {},
+           bool interactive = false)
         : s_(std::make_shared<State>(std::move(counter), std::move(sender), method,
                                      std::move(subject), std::move(result), std::move(object)))
     {
+        s_->interactive = interactive;
     }
 
     const std::string& sender() const { return s_->sender; }
+    const char* method() const { return s_->method; }
+    bool interactive() const { return s_->interactive; }
     // "Read /local/domain/0/name": for log lines and messages.
     std::string what() const { return s_->what(); }
 
@@ -214,6 +220,7 @@ private:
         sdbus::Result<T...> result;
         std::shared_ptr<const void> object;  // the receiver, kept until the reply is out
         bool answered = false;  // until then, counted against the sender's limit
+        bool interactive = false;
     };
 
     bool claim() const

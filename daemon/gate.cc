@@ -12,10 +12,12 @@ const std::string& Gate::resolve(const std::string& path, std::string& storage) 
     return storage;
 }
 
-bool Gate::allows(const Caller& who, Access access, const std::string& path) const
+bool Gate::allows(const std::string& sender, const Caller& who, Access access,
+                  const std::string& path) const
 {
     std::string storage;
-    return allowed(*config_, who, access, resolve(path, storage));
+    const std::string& checked = resolve(path, storage);
+    return allowed(*config_, who, access, checked) || polkit_.allows(sender, who, access, checked);
 }
 
 void Gate::identified(const std::string& sender)
@@ -23,16 +25,11 @@ void Gate::identified(const std::string& sender)
     identifying_.done(sender);
 }
 
-std::optional<sdbus::Error> Gate::check(const std::string& sender, const Caller* who,
-                                        const std::string& identityError, Access access,
-                                        const std::string& path) const
+std::optional<sdbus::Error> Gate::admissible(const std::string& sender, const Caller* who,
+                                             const std::string& identityError) const
 {
     if (!who)
         return errors::make(errors::AccessDenied, identityError);
-    std::string storage;
-    const std::string* checked = path.empty() ? nullptr : &resolve(path, storage);
-    if (auto denial = accessDenial(*config_, *who, access, checked))
-        return errors::make(errors::AccessDenied, *denial);
     return limitDenial(sender);
 }
 
@@ -54,6 +51,38 @@ std::optional<sdbus::Error> Gate::limitDenial(const std::string& sender) const
                                 " calls in flight for all callers (pending_calls_total); "
                                 "xenstored is slow to answer, try again shortly");
     return std::nullopt;
+}
+
+Gate::Judgement Gate::judge(const Caller& who, Access access, const std::string* path) const
+{
+    Judgement j;
+    j.denial = accessDenial(*config_, who, access, path);
+    if (j.denial && path)
+        j.candidates = polkitCandidates(*config_, who, access, *path);
+    return j;
+}
+
+void Gate::release(const std::string& sender)
+{
+    for (;;) {
+        auto it = held_.find(sender);
+        if (it == held_.end())
+            return;
+        if (it->second.empty()) {
+            held_.erase(it);
+            return;
+        }
+        auto next = std::move(it->second.front());
+        it->second.pop_front();
+        if (next())
+            return;  // it asked polkit: its answer releases the rest
+    }
+}
+
+void Gate::forget(const std::string& sender)
+{
+    held_.erase(sender);
+    polkit_.forget(sender);
 }
 
 }  // namespace xsd

@@ -1,33 +1,52 @@
 // What every call passes before anything reaches xenstored: the caller is
-// identified (uid, groups), its access rules allow this kind of access on
-// this path, it is within its limit of calls in flight, and xenstored is
-// connected. Only then does the call's work start.
+// identified (uid, groups), it is within its limit of calls in flight, its
+// access rules allow this kind of access on this path — or polkit
+// authorizes it, where only a rule naming a polkit action could allow it —
+// and xenstored is connected. Only then does the call's work start.
+//
+// A call's decision may come later than the call: while the bus says who
+// the caller is, or while polkit (or a person typing a password) answers.
+// Meanwhile the caller's later calls wait behind it, in order, and everyone
+// else's are served.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "daemon/answer.h"
 #include "daemon/config/access.h"
 #include "daemon/config/config.h"
+#include "daemon/config/polkit_rules.h"
 #include "daemon/pending_per_caller.h"
+#include "daemon/polkit/authorizations.h"
 #include "daemon/xenstore_link.h"
 #include "dbus/callers.h"
 #include "dbus/errors.h"
+#include "dbus/polkit.h"
 
 namespace xsd {
 
 class Gate {
 public:
-    Gate(CallerRegistry& callers, XenStoreLink& link, std::shared_ptr<CallCounter> calls)
-        : callers_(callers), link_(link), calls_(std::move(calls))
+    Gate(CallerRegistry& callers, XenStoreLink& link, std::shared_ptr<CallCounter> calls,
+         polkit::Authority& polkit)
+        : callers_(callers), link_(link), calls_(std::move(calls)), polkit_(polkit)
     {
+        polkit_.setConfig(config_);
     }
 
-    // The access rules and limits in force; replaced as a whole on reload.
-    void setConfig(std::shared_ptr<const Config> config) { config_ = std::move(config); }
+    // The access rules and limits in force; replaced as a whole on reload,
+    // with every answer polkit gave under the old ones.
+    void setConfig(std::shared_ptr<const Config> config)
+    {
+        config_ = std::move(config);
+        polkit_.setConfig(config_);
+    }
     const Config& config() const { return *config_; }
     // Relative paths are checked as xenstored resolves them: under the
     // daemon's own domain path.
@@ -85,16 +104,75 @@ public:
 
     // The caller's identity, once known (for per-caller bookkeeping).
     const Caller* caller(const std::string& sender) const { return callers_.find(sender); }
-    // Whether `who` may do `access` on `path` (absolute, relative or special).
-    bool allows(const Caller& who, Access access, const std::string& path) const;
+    // Whether `who`, on the bus as `sender`, may do `access` on `path`
+    // (absolute, relative or special): by its rules, or by what polkit has
+    // authorized for that connection. Watch events are checked so.
+    bool allows(const std::string& sender, const Caller& who, Access access,
+                const std::string& path) const;
+
+    // The caller left the bus: its calls waiting behind a polkit question
+    // go, and so do the question and what polkit authorized for it.
+    void forget(const std::string& sender);
 
 private:
     template <class... T, class Go>
     void proceed(const Answer<T...>& answer, const Caller* who, const std::string& identityError,
                  Access access, const std::string& path, Go& go)
     {
-        if (auto denial = check(answer.sender(), who, identityError, access, path))
-            return answer.fail(*denial);
+        if (auto refusal = admissible(answer.sender(), who, identityError))
+            return answer.fail(*refusal);
+        if (auto held = held_.empty() ? held_.end() : held_.find(answer.sender());
+            held != held_.end()) {
+            held->second.push_back([this, answer, access, path, go = std::move(go)]() mutable {
+                return decide(answer, access, path, go);
+            });
+            return;
+        }
+        decide(answer, access, path, go);
+    }
+
+    // Decides by the rules, or asks polkit; true when the call now waits
+    // for polkit's answer (and the caller's later calls behind it).
+    template <class... T, class Go>
+    bool decide(const Answer<T...>& answer, Access access, const std::string& path, Go& go)
+    {
+        const std::string& sender = answer.sender();
+        const Caller* who = callers_.find(sender);
+        if (!who) {
+            answer.fail(errors::AccessDenied, answer.what() + ": the caller has left the bus");
+            return false;
+        }
+        std::string storage;
+        const std::string* checked = path.empty() ? nullptr : &resolve(path, storage);
+        auto judgement = judge(*who, access, checked);
+        if (judgement.candidates.empty()) {
+            if (judgement.denial)
+                answer.fail(errors::AccessDenied, *judgement.denial);
+            else
+                connect(answer, go);
+            return false;
+        }
+        if (polkit_.kept(sender, judgement.candidates)) {
+            connect(answer, go);
+            return false;
+        }
+        held_[sender];
+        polkit_.authorize(
+            {sender, who->uid, answer.interactive(), answer.method(), access, *checked},
+            std::move(judgement.candidates),
+            [this, answer, go = std::move(go)](const std::optional<sdbus::Error>& denial) mutable {
+                if (denial)
+                    answer.fail(*denial);
+                else
+                    connect(answer, go);
+                release(answer.sender());
+            });
+        return true;
+    }
+
+    template <class... T, class Go>
+    void connect(const Answer<T...>& answer, Go& go)
+    {
         auto* client = link_.client();
         if (!client)
             return answer.fail(errors::NotConnected,
@@ -103,12 +181,23 @@ private:
         go(*client);
     }
 
+    // The rules' part of the decision: a denial, or the polkit rules that
+    // could still allow the call (none: allowed, unless denied).
+    struct Judgement {
+        std::optional<std::string> denial;
+        std::vector<PolkitCandidate> candidates;
+    };
+    Judgement judge(const Caller& who, Access access, const std::string* path) const;
+
     void identified(const std::string& sender);
     // Past a limit on calls in flight, why.
     std::optional<sdbus::Error> limitDenial(const std::string& sender) const;
-    std::optional<sdbus::Error> check(const std::string& sender, const Caller* who,
-                                      const std::string& identityError, Access access,
-                                      const std::string& path) const;
+    // Identity and the limit of calls in flight.
+    std::optional<sdbus::Error> admissible(const std::string& sender, const Caller* who,
+                                           const std::string& identityError) const;
+    // Polkit answered `sender`'s call: its calls held behind it go on, in
+    // order, until one asks polkit again.
+    void release(const std::string& sender);
 
     CallerRegistry& callers_;
     XenStoreLink& link_;
@@ -116,6 +205,10 @@ private:
     // Per sender, its calls still waiting for the bus to say who it is:
     // counted in flight already, but they came after the call being judged.
     PendingPerCaller identifying_;
+    polkit::Authorizations polkit_;
+    // Per sender that has a call waiting for polkit: its later calls, in
+    // order (each returns true when it asked polkit in turn).
+    std::unordered_map<std::string, std::deque<std::function<bool()>>> held_;
     std::shared_ptr<const Config> config_ = std::make_shared<Config>(defaultConfig());
     std::string domainPath_ = "/local/domain/0";
 };

@@ -23,7 +23,8 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
              [this](const std::string& path, const std::string& token) {
                  watches_.onWatchEvent(path, token);
              }}),
-      gate_(callers_, link_, std::make_shared<CallCounter>()),
+      polkit_(loop, bus),
+      gate_(callers_, link_, std::make_shared<CallCounter>(), polkit_),
       data_(gate_),
       atomic_(loop, gate_, link_),
       watches_([this](const std::string& subscriber, const std::string& path,
@@ -87,7 +88,8 @@ Answer<T...> Service::answer(sdbus::Result<T...>&& result, const char* method, s
 {
     const auto* msg = getObject().getCurrentlyProcessedMessage();
     return Answer<T...>(gate_.calls(), msg ? msg->getSender() : std::string(), method,
-                        std::move(subject), std::move(result));
+                        std::move(subject), std::move(result), {},
+                        msg && polkit::allowsInteractiveAuthorization(*msg));
 }
 
 // --- data methods ------------------------------------------------------------
@@ -205,7 +207,7 @@ void Service::deliverWatchEvent(const std::string& subscriber, const std::string
     // Events are filtered by the subscriber's rules at delivery: a watch on
     // /a also reports /a/secret, which a rule may withhold.
     const Caller* who = gate_.caller(subscriber);
-    if (!who || !gate_.allows(*who, Access::Watch, path))
+    if (!who || !gate_.allows(subscriber, *who, Access::Watch, path))
         return;
     outbox_.send(subscriber, path, token);
 }
@@ -366,6 +368,7 @@ void Service::callerLeft(const std::string& name)
     transactions_.ownerLeft(name);
     snapshots_.forget(name);
     outbox_.forget(name);
+    gate_.forget(name);
     callers_.forget(name);
     gate_.calls()->forget(name);
     if (held)

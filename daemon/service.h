@@ -143,6 +143,7 @@ private:
     StringArgumentCheck stringArguments_;
     CallerRegistry callers_;
     XenStoreLink link_;
+    polkit::Authority polkit_;
     Gate gate_;
     DataMethods data_;
     AtomicCalls atomic_;

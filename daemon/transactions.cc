@@ -4,6 +4,7 @@
 
 #include "daemon/log.h"
 #include "daemon/timer.h"
+#include "dbus/polkit.h"
 
 namespace xsd {
 
@@ -35,7 +36,7 @@ Answer<T...> Transaction::answer(sdbus::Result<T...>&& result, const char* metho
     const auto* msg = getObject().getCurrentlyProcessedMessage();
     return Answer<T...>(registry_.gate_.calls(), msg ? msg->getSender() : std::string(), method,
                         (subject.empty() ? "" : subject + " ") + "in " + path_, std::move(result),
-                        shared_from_this());
+                        shared_from_this(), msg && polkit::allowsInteractiveAuthorization(*msg));
 }
 
 template <class... T>
