@@ -79,6 +79,17 @@ void Gate::release(const std::string& sender)
     }
 }
 
+void Gate::inOrder(const std::string& sender, std::function<void()> f)
+{
+    auto held = held_.find(sender);
+    if (held == held_.end())
+        return f();
+    held->second.push_back([f = std::move(f)] {
+        f();
+        return false;
+    });
+}
+
 void Gate::forget(const std::string& sender)
 {
     held_.erase(sender);

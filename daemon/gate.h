@@ -110,6 +110,11 @@ public:
     bool allows(const std::string& sender, const Caller& who, Access access,
                 const std::string& path) const;
 
+    // Runs `f` now, or, while `sender` has calls waiting for polkit, after
+    // them: for calls that pass no rule but must keep their place (a
+    // transaction's Commit after the writes before it).
+    void inOrder(const std::string& sender, std::function<void()> f);
+
     // The caller left the bus: its calls waiting behind a polkit question
     // go, and so do the question and what polkit authorized for it.
     void forget(const std::string& sender);

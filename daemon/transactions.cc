@@ -184,20 +184,24 @@ void Transaction::WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::
         registry_.atomic_.writeIfAbsent(a, path, value, scope());
 }
 
+// Behind the owner's calls that still wait for polkit, in the order sent:
+// a Commit must not overtake the writes before it.
 void Transaction::Commit(sdbus::Result<bool>&& result)
 {
     auto a = answer(std::move(result), "Commit");
-    if (!admit(a))
-        return;
-    finish(true, a.relay());
+    registry_.gate_.inOrder(a.sender(), [this, a] {
+        if (admit(a))
+            finish(true, a.relay());
+    });
 }
 
 void Transaction::Abort(sdbus::Result<>&& result)
 {
     auto a = answer(std::move(result), "Abort");
-    if (!admit(a))
-        return;
-    finish(false, a.relay());
+    registry_.gate_.inOrder(a.sender(), [this, a] {
+        if (admit(a))
+            finish(false, a.relay());
+    });
 }
 
 void Transaction::finish(bool commit, std::function<void(xs::Result<bool>)> done)

@@ -13,6 +13,9 @@
 //     reads N PATH         N Reads of PATH sent at once, then every answer:
 //                          reads 1000 /a: ok 1000 | reads 3 /a: ok 1, NAME 2
 //     watch PATH TOKEN     watch /a t: ok | …: error NAME: MESSAGE
+//     txwrite PATH VALUE   StartTransaction, then its Write and Commit sent
+//                          at once, without waiting in between:
+//                          txwrite /a: write ok, commit ok true
 //     await FILE           serves the bus (printing "event PATH TOKEN" for
 //                          each WatchEvent) until FILE exists: await FILE: done
 #include <systemd/sd-bus.h>
@@ -129,6 +132,61 @@ void reads(unsigned n, const std::string& path)
     std::printf("%s\n", line.c_str());
 }
 
+// One reply of a pipelined call: "ok", "ok true", or "error NAME: MESSAGE".
+struct Reply {
+    bool done = false;
+    std::string text;
+};
+
+int onReply(sd_bus_message* m, void* userdata, sd_bus_error*)
+{
+    auto* reply = static_cast<Reply*>(userdata);
+    const sd_bus_error* e = sd_bus_message_get_error(m);
+    reply->text = e ? std::string("error ") + e->name + ": " + e->message : "ok";
+    int committed = 0;
+    if (!e && sd_bus_message_has_signature(m, "b") && sd_bus_message_read(m, "b", &committed) >= 0)
+        reply->text += committed ? " true" : " false";
+    reply->done = true;
+    return 0;
+}
+
+void txwrite(const std::string& path, const std::string& value)
+{
+    sd_bus_message* start = newCall("StartTransaction");
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    int r = sd_bus_call(bus, start, CallTimeoutUsec, &error, &reply);
+    sd_bus_message_unref(start);
+    const char* object = nullptr;
+    if (r < 0 || sd_bus_message_read(reply, "o", &object) < 0) {
+        std::printf("txwrite %s: start %s\n", path.c_str(), outcome(r, &error).c_str());
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        return;
+    }
+    const std::string tx = object;
+    sd_bus_message_unref(reply);
+    Reply write, commit;
+    const char* txInterface = "org.xenproject.XenStore1.Transaction";
+    sd_bus_message* m = nullptr;
+    sd_bus_message_new_method_call(bus, &m, BusName, tx.c_str(), txInterface, "Write");
+    sd_bus_message_set_allow_interactive_authorization(m, interactive);
+    sd_bus_message_append(m, "ss", path.c_str(), value.c_str());
+    sd_bus_call_async(bus, nullptr, m, onReply, &write, CallTimeoutUsec);
+    sd_bus_message_unref(m);
+    sd_bus_message_new_method_call(bus, &m, BusName, tx.c_str(), txInterface, "Commit");
+    sd_bus_call_async(bus, nullptr, m, onReply, &commit, CallTimeoutUsec);
+    sd_bus_message_unref(m);
+    while (!write.done || !commit.done) {
+        if ((r = sd_bus_process(bus, nullptr)) < 0)
+            die("process", r);
+        if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0)
+            die("wait", r);
+    }
+    std::printf("txwrite %s: write %s, commit %s\n", path.c_str(), write.text.c_str(),
+                commit.text.c_str());
+}
+
 void await(const std::string& file)
 {
     while (access(file.c_str(), F_OK) != 0) {
@@ -197,6 +255,9 @@ int main(int argc, char** argv)
             sd_bus_message* m = newCall("Watch");
             sd_bus_message_append(m, "ss", arg(1).c_str(), arg(2).c_str());
             call("watch " + arg(1) + " " + arg(2), m, false);
+            i += 2;
+        } else if (step == "txwrite") {
+            txwrite(arg(1), arg(2));
             i += 2;
         } else if (step == "await") {
             await(arg(1));

@@ -437,6 +437,19 @@ TEST_F(Polkit, AYesIsKeptForItsSubtreeOnlyAndANoIsNotKept)
     EXPECT_EQ(checks[2].details.at("subtree"), "/desk/no");
 }
 
+TEST_F(Polkit, ACallersCallsStayInOrderWhilePolkitAnswers)
+{
+    // Write and Commit sent at once: the Commit waits for the Write, which
+    // waits for polkit.
+    DesktopClient c(*stack, 65534, {"txwrite", "/desk/yes/t", "in a transaction"});
+    ASSERT_EQ(c.finish(), 0) << c.transcript();
+    EXPECT_EQ(c.lines(),
+              std::vector<std::string>{"txwrite /desk/yes/t: write ok, commit ok true"})
+        << c.transcript();
+    EXPECT_EQ(stack->xenstored().read("/desk/yes/t"), "in a transaction");
+    EXPECT_EQ(monitor->count(), 1u);
+}
+
 TEST_F(Polkit, AuthenticationWithoutTheFlagIsInteractiveAuthorizationRequired)
 {
     auto g = gdbusAs(*stack, 65534, "Write", {"/desk/auth/x", "1"});
