@@ -56,9 +56,15 @@ std::optional<sdbus::Error> Gate::limitDenial(const std::string& sender) const
 Gate::Judgement Gate::judge(const Caller& who, Access access, const std::string* path) const
 {
     Judgement j;
-    j.denial = accessDenial(*config_, who, access, path);
-    if (j.denial && path)
-        j.candidates = polkitCandidates(*config_, who, access, *path);
+    if (!path) {
+        j.denial = accessDenial(*config_, who, access, nullptr);
+        return j;
+    }
+    if (allowed(*config_, who, access, *path))
+        return j;
+    j.candidates = polkitCandidates(*config_, who, access, *path);
+    if (j.candidates.empty())
+        j.denial = describeDenial(who, access, *path);
     return j;
 }
 

@@ -133,6 +133,17 @@ TEST(ConfigFile, ShippedDefaultAllowsRootAloneWithTheDefaultLimits)
     EXPECT_EQ(c.limits.atomicCallRetries, defaults.atomicCallRetries);
 }
 
+TEST(ConfigFile, InstalledDesktopExampleIsValid)
+{
+    Config c = loadConfig(XSD_EXAMPLE_DESKTOP_CONFIG, true, fakeAccounts());
+    ASSERT_EQ(c.rules.size(), 6u);
+    EXPECT_EQ(c.rules[2].subject, Rule::Subject::Anyone);
+    EXPECT_EQ(c.rules[2].polkit, "org.xenproject.xenstore1.read");
+    EXPECT_EQ(c.rules[4].prefixes, std::vector<std::string>{"/local/domain/*/data"});
+    EXPECT_EQ(c.rules[5].subject, Rule::Subject::Group);
+    EXPECT_EQ(c.rules[5].polkit, "org.xenproject.xenstore1.admin");
+}
+
 TEST(ConfigFile, OmittedPartsTakeApiDefaults)
 {
     Config c = parse(R"({"access": [{"gid": 50, "paths": ["/a"], "allow": ["watch"]}],

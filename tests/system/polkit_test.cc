@@ -649,3 +649,41 @@ TEST_F(Polkit, PkcheckAsTheReadmeShowsIt)
     auto auth = check("/desk/auth");
     EXPECT_EQ(auth.status, 2) << auth.err << "(authentication needed, not allowed to interact)";
 }
+
+TEST_F(Polkit, TheReadmesRulesExample)
+{
+    // README's polkit rules example, for the group "nogroup" (nobody's own,
+    // which polkit counts): members may write /local/domain/*/data without
+    // a password.
+    reload(R"({"access": [
+        {"polkit": "org.xenproject.xenstore1.write", "paths": ["/local/domain/*/data"], "allow": ["write"]}]})");
+    polkitd->setRules(R"(
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.xenproject.xenstore1.write" &&
+        /^\/local\/domain\/[0-9]+\/data$/.test(action.lookup("subtree")) &&
+        subject.isInGroup("nogroup"))
+        return polkit.Result.YES;
+});
+)");
+    DesktopClient c(*stack, 65534,
+                    {"write", "/local/domain/5/data/x", "1", "write", "/local/domain/5/data/y/z", "2",
+                     "write", "/local/domain/5/name", "3", "write", "/local/domain/7/data/x", "4"});
+    ASSERT_EQ(c.finish(), 0) << c.transcript();
+    auto lines = c.lines();
+    ASSERT_EQ(lines.size(), 4u) << c.transcript();
+    EXPECT_EQ(lines[0], "write /local/domain/5/data/x: ok");
+    EXPECT_EQ(lines[1], "write /local/domain/5/data/y/z: ok");
+    // Not under the rule's paths: no polkit, no write.
+    EXPECT_THAT(lines[2], StartsWith("write /local/domain/5/name: error " + AccessDenied));
+    // Another domain's data: a subtree of its own, asked again.
+    EXPECT_EQ(lines[3], "write /local/domain/7/data/x: ok");
+    auto checks = monitor->checks();
+    ASSERT_EQ(checks.size(), 2u);
+    EXPECT_EQ(checks[0].details.at("subtree"), "/local/domain/5/data");
+    EXPECT_EQ(checks[1].details.at("subtree"), "/local/domain/7/data");
+    // uid 1 is not in the group: polkit's default for a caller in no
+    // session (allow_any: no).
+    auto other = gdbusAs(*stack, OtherUid, "Write", {"/local/domain/5/data/x", "5"});
+    EXPECT_EQ(other.error, AccessDenied) << other.raw;
+    EXPECT_EQ(stack->xenstored().read("/local/domain/5/data/x"), "1");
+}
