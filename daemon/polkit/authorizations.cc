@@ -70,6 +70,16 @@ bool Authorizations::allows(const std::string& sender, const Caller& who, Access
     return kept(sender, polkitCandidates(*config_, who, kind, path));
 }
 
+void Authorizations::keep(const std::string& sender, const PolkitCandidate& candidate)
+{
+    auto& kept = kept_[sender];
+    // A rule with a "*" has as many subtrees as a caller can name: past a
+    // bound, the caller starts again from nothing kept (and asks again).
+    if (kept.size() >= MaxKeptPerConnection)
+        kept.clear();
+    kept.insert({candidate.rule, candidate.subtree});
+}
+
 void Authorizations::authorize(Call call, std::vector<PolkitCandidate> candidates,
                                Decided decided)
 {
@@ -115,7 +125,7 @@ void Authorizations::askNext(const std::shared_ptr<Asking>& asking)
             // An answer that comes after a reload is not kept: it may be
             // about a rule that is gone.
             if (asking->config == config_)
-                kept_[asking->call.sender].insert({candidate.rule, candidate.subtree});
+                keep(asking->call.sender, candidate);
             return finish(asking, std::nullopt);
         case Verdict::Kind::Unavailable:
         case Verdict::Kind::Dismissed:

@@ -71,8 +71,12 @@ public:
     size_t keptConnections() const { return kept_.size(); }
     size_t openQuestions() const { return asking_.size(); }
 
+    // Subtrees kept per connection at most.
+    static constexpr size_t MaxKeptPerConnection = 1024;
+
 private:
     struct Asking;
+    void keep(const std::string& sender, const PolkitCandidate& candidate);
     void askNext(const std::shared_ptr<Asking>& asking);
     void finish(const std::shared_ptr<Asking>& asking, const std::optional<sdbus::Error>& denial);
     sdbus::Error denial(const Asking& asking) const;

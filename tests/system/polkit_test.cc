@@ -687,3 +687,29 @@ polkit.addRule(function(action, subject) {
     EXPECT_EQ(other.error, AccessDenied) << other.raw;
     EXPECT_EQ(stack->xenstored().read("/local/domain/5/data/x"), "1");
 }
+
+TEST_F(Polkit, KeptAnswersPerConnectionAreBounded)
+{
+    // A rule with a "*" has as many subtrees as a caller names: past 1,024
+    // kept, the connection starts again from none.
+    reload(R"({"access": [
+        {"polkit": "org.xenproject.xenstore1.read", "paths": ["/many/*"], "allow": ["read"]}]})");
+    polkitd->setRules(R"(
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.xenproject.xenstore1.read")
+        return polkit.Result.YES;
+});
+)");
+    std::vector<std::string> steps;
+    for (int i = 0; i <= 1024; ++i)
+        steps.insert(steps.end(), {"read", "/many/" + std::to_string(i)});
+    steps.insert(steps.end(), {"read", "/many/1024", "read", "/many/0"});
+    DesktopClient c(*stack, 65534, steps);
+    ASSERT_EQ(c.finish(), 0) << c.transcript();
+    auto lines = c.lines();
+    ASSERT_EQ(lines.size(), 1027u);
+    for (const auto& l : lines)
+        EXPECT_THAT(l, HasSubstr("NoEntry")) << "past polkit, xenstored answered";
+    // 1,025 subtrees asked once each; then /many/1024 kept, /many/0 forgotten.
+    EXPECT_EQ(monitor->count(), 1026u);
+}
