@@ -603,6 +603,25 @@ TEST_F(Polkit, PolkitdHangingIsRefusedWithinTheBoundWhileOthersAreServed)
     EXPECT_NE(stack->xenstored().tool("xenstore-read", {"/desk/yes/a"}).status, 0);
 }
 
+TEST_F(Polkit, PolkitdDyingMidQuestionIsRefusedAtOnce)
+{
+    std::chrono::steady_clock::time_point asked;
+    std::future<CallOutcome> governed;
+    {
+        Frozen frozen(polkitd->pid());
+        governed = std::async(std::launch::async,
+                              [&] { return gdbusAs(*stack, 65534, "Write", {"/desk/yes/a", "1"}); });
+        ASSERT_TRUE(waitFor([&] { return !monitor->checks().empty(); }));
+        asked = std::chrono::steady_clock::now();
+        polkitd->kill();  // SIGKILL ends it stopped or not
+    }
+    auto g = governed.get();
+    EXPECT_EQ(g.error, AccessDenied) << g.raw;
+    EXPECT_THAT(g.message, HasSubstr("polkit could not be asked"));
+    EXPECT_THAT(g.message, Not(HasSubstr("did not answer within")));
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(PolkitTimeoutS));
+}
+
 TEST_F(Polkit, AReloadWithdrawsWhatWasKept)
 {
     DesktopClient c(*stack, 65534,
