@@ -221,6 +221,19 @@ public:
         return readFile(dir_ / "out") + "(stderr) " + readFile(dir_ / "err");
     }
     int finish() { return proc_.wait(60s); }
+    // Waits for it to end well; its `n` lines (the test fails otherwise).
+    std::vector<std::string> results(size_t n)
+    {
+        const int status = finish();
+        auto l = lines();
+        if (status != 0 || l.size() != n) {
+            ADD_FAILURE() << "exit status " << status << ", " << l.size() << " lines for " << n
+                          << ":\n"
+                          << transcript();
+            l.resize(n);
+        }
+        return l;
+    }
     Process& process() { return proc_; }
 
 private:
@@ -421,9 +434,7 @@ TEST_F(Polkit, AYesIsKeptForItsSubtreeOnlyAndANoIsNotKept)
     DesktopClient c(*stack, 65534,
                     {"write", "/desk/yes/a", "1", "write", "/desk/yes/b", "2", "write",
                      "/desk/no/k", "3", "write", "/desk/no/k", "4", "write", "/desk/yes/c", "5"});
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto lines = c.lines();
-    ASSERT_EQ(lines.size(), 5u) << c.transcript();
+    auto lines = c.results(5);
     EXPECT_EQ(lines[0], "write /desk/yes/a: ok");
     EXPECT_EQ(lines[1], "write /desk/yes/b: ok");
     EXPECT_THAT(lines[2], StartsWith("write /desk/no/k: error " + AccessDenied));
@@ -442,10 +453,8 @@ TEST_F(Polkit, ACallersCallsStayInOrderWhilePolkitAnswers)
     // Write and Commit sent at once: the Commit waits for the Write, which
     // waits for polkit.
     DesktopClient c(*stack, 65534, {"txwrite", "/desk/yes/t", "in a transaction"});
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    EXPECT_EQ(c.lines(),
-              std::vector<std::string>{"txwrite /desk/yes/t: write ok, commit ok true"})
-        << c.transcript();
+    EXPECT_EQ(c.results(1),
+              std::vector<std::string>{"txwrite /desk/yes/t: write ok, commit ok true"});
     EXPECT_EQ(stack->xenstored().read("/desk/yes/t"), "in a transaction");
     EXPECT_EQ(monitor->count(), 1u);
 }
@@ -488,9 +497,7 @@ TEST_F(Polkit, AnAgentAuthenticatesAndTheYesIsKept)
     ASSERT_THAT(c.line("name "), StartsWith("name :1.")) << c.transcript();
     agent.registerFor(c.process().pid());
     c.go("registered");
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto lines = c.lines();
-    ASSERT_EQ(lines.size(), 4u) << c.transcript();
+    auto lines = c.results(4);
     EXPECT_EQ(lines[2], "write /desk/auth/x: ok");
     // Kept for the connection: no flag needed, polkit not asked again.
     EXPECT_EQ(lines[3], "write /desk/auth/y: ok");
@@ -517,9 +524,7 @@ TEST_F(Polkit, ADismissedDialogIsAccessDeniedNamingTheAction)
     ASSERT_THAT(c.line("name "), StartsWith("name :1.")) << c.transcript();
     agent.registerFor(c.process().pid());
     c.go("registered");
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto lines = c.lines();
-    ASSERT_EQ(lines.size(), 3u) << c.transcript();
+    auto lines = c.results(3);
     EXPECT_THAT(lines[2], StartsWith("write /desk/auth/x: error " + AccessDenied));
     EXPECT_THAT(lines[2], HasSubstr("org.xenproject.xenstore1.write was dismissed"));
     EXPECT_EQ(agent.requests().size(), 1u);
@@ -528,10 +533,8 @@ TEST_F(Polkit, ADismissedDialogIsAccessDeniedNamingTheAction)
 TEST_F(Polkit, ThousandReadsAskPolkitOnce)
 {
     DesktopClient c(*stack, 65534, {"reads", "1000", "/desk/r/k", "read", "/desk/r/k"});
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    EXPECT_EQ(c.lines(), (std::vector<std::string>{"reads 1000 /desk/r/k: ok 1000",
-                                                   "read /desk/r/k: ok v"}))
-        << c.transcript();
+    EXPECT_EQ(c.results(2), (std::vector<std::string>{"reads 1000 /desk/r/k: ok 1000",
+                                                      "read /desk/r/k: ok v"}));
     auto checks = monitor->checks();
     ASSERT_EQ(checks.size(), 1u);
     EXPECT_EQ(checks[0].action, "org.xenproject.xenstore1.read");
@@ -643,8 +646,7 @@ TEST_F(Polkit, AReloadWithdrawsWhatWasKept)
     // Without the rule: refused, and polkit is not even asked.
     reload(daemonConfig(false));
     c.go("removed");
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto last = c.lines().at(5);
+    auto last = c.results(6)[5];
     EXPECT_THAT(last, StartsWith("read /desk/r/k: error " + AccessDenied)) << c.transcript();
     EXPECT_THAT(last, HasSubstr("uid 65534 may not read /desk/r/k"));
     EXPECT_THAT(last, Not(HasSubstr("polkit")));
@@ -687,9 +689,7 @@ polkit.addRule(function(action, subject) {
     DesktopClient c(*stack, 65534,
                     {"write", "/local/domain/5/data/x", "1", "write", "/local/domain/5/data/y/z", "2",
                      "write", "/local/domain/5/name", "3", "write", "/local/domain/7/data/x", "4"});
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto lines = c.lines();
-    ASSERT_EQ(lines.size(), 4u) << c.transcript();
+    auto lines = c.results(4);
     EXPECT_EQ(lines[0], "write /local/domain/5/data/x: ok");
     EXPECT_EQ(lines[1], "write /local/domain/5/data/y/z: ok");
     // Not under the rule's paths: no polkit, no write.
@@ -724,9 +724,7 @@ polkit.addRule(function(action, subject) {
         steps.insert(steps.end(), {"read", "/many/" + std::to_string(i)});
     steps.insert(steps.end(), {"read", "/many/1024", "read", "/many/0"});
     DesktopClient c(*stack, 65534, steps);
-    ASSERT_EQ(c.finish(), 0) << c.transcript();
-    auto lines = c.lines();
-    ASSERT_EQ(lines.size(), 1027u);
+    auto lines = c.results(1027);
     for (const auto& l : lines)
         EXPECT_THAT(l, HasSubstr("NoEntry")) << "past polkit, xenstored answered";
     // 1,025 subtrees asked once each; then /many/1024 kept, /many/0 forgotten.
