@@ -140,6 +140,8 @@ public:
 
     const std::string& sender() const { return s_->sender; }
     const char* method() const { return s_->method; }
+    // The same for every copy of this answer, and for no other call's.
+    const void* id() const { return s_.get(); }
     bool interactive() const { return s_->interactive; }
     // "Read /local/domain/0/name": for log lines and messages.
     std::string what() const { return s_->what(); }

@@ -72,16 +72,15 @@ void Gate::release(const std::string& sender)
 {
     for (;;) {
         auto it = held_.find(sender);
-        if (it == held_.end())
-            return;
-        if (it->second.empty()) {
+        if (it == held_.end() || it->second.asking)
+            return;  // a question is open again: its answer releases the rest
+        if (it->second.calls.empty()) {
             held_.erase(it);
             return;
         }
-        auto next = std::move(it->second.front());
-        it->second.pop_front();
-        if (next())
-            return;  // it asked polkit: its answer releases the rest
+        auto next = std::move(it->second.calls.front());
+        it->second.calls.pop_front();
+        next();
     }
 }
 
@@ -90,10 +89,7 @@ void Gate::inOrder(const std::string& sender, std::function<void()> f)
     auto held = held_.find(sender);
     if (held == held_.end())
         return f();
-    held->second.push_back([f = std::move(f)] {
-        f();
-        return false;
-    });
+    held->second.calls.push_back(std::move(f));
 }
 
 void Gate::forget(const std::string& sender)

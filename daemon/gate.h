@@ -90,7 +90,8 @@ public:
         auto proceed = [this](const Answer<T...>& answer, Go& go) {
             if (auto denial = limitDenial(answer.sender()))
                 return answer.fail(*denial);
-            go(link_.client());
+            // Behind the caller's calls waiting for polkit, too.
+            inOrder(answer.sender(), [this, go]() mutable { go(link_.client()); });
         };
         if (callers_.find(answer.sender()))
             return proceed(answer, go);
@@ -126,53 +127,49 @@ private:
     {
         if (auto refusal = admissible(answer.sender(), who, identityError))
             return answer.fail(*refusal);
+        // Behind the caller's earlier calls that wait for polkit; a call's
+        // own further checks (a call of several paths) keep its place.
         if (auto held = held_.empty() ? held_.end() : held_.find(answer.sender());
-            held != held_.end()) {
-            held->second.push_back([this, answer, access, path, go = std::move(go)]() mutable {
-                return decide(answer, access, path, go);
+            held != held_.end() && answer.id() != proceeding_) {
+            held->second.calls.push_back([this, answer, access, path, go = std::move(go)]() mutable {
+                decide(answer, access, path, go);
             });
             return;
         }
         decide(answer, access, path, go);
     }
 
-    // Decides by the rules, or asks polkit; true when the call now waits
-    // for polkit's answer (and the caller's later calls behind it).
+    // Decides by the rules, or asks polkit (and the caller's later calls
+    // wait for its answer).
     template <class... T, class Go>
-    bool decide(const Answer<T...>& answer, Access access, const std::string& path, Go& go)
+    void decide(const Answer<T...>& answer, Access access, const std::string& path, Go& go)
     {
         const std::string& sender = answer.sender();
         const Caller* who = callers_.find(sender);
-        if (!who) {
-            answer.fail(errors::AccessDenied, answer.what() + ": the caller has left the bus");
-            return false;
-        }
+        if (!who)
+            return answer.fail(errors::AccessDenied, answer.what() + ": the caller has left the bus");
         std::string storage;
         const std::string* checked = path.empty() ? nullptr : &resolve(path, storage);
         auto judgement = judge(*who, access, checked);
         if (judgement.candidates.empty()) {
             if (judgement.denial)
-                answer.fail(errors::AccessDenied, *judgement.denial);
-            else
-                connect(answer, go);
-            return false;
+                return answer.fail(errors::AccessDenied, *judgement.denial);
+            return connect(answer, go);
         }
-        if (polkit_.kept(sender, judgement.candidates)) {
-            connect(answer, go);
-            return false;
-        }
-        held_[sender];
+        if (polkit_.kept(sender, judgement.candidates))
+            return connect(answer, go);
+        held_[sender].asking = true;
         polkit_.authorize(
             {sender, who->uid, answer.interactive(), answer.method(), access, *checked},
             std::move(judgement.candidates),
             [this, answer, go = std::move(go)](const std::optional<sdbus::Error>& denial) mutable {
+                held_[answer.sender()].asking = false;
                 if (denial)
                     answer.fail(*denial);
                 else
                     connect(answer, go);
                 release(answer.sender());
             });
-        return true;
     }
 
     template <class... T, class Go>
@@ -183,7 +180,10 @@ private:
             return answer.fail(errors::NotConnected,
                                answer.what() + ": not connected to xenstored at " +
                                    link_.backend().describe() + " right now");
+        const void* outer = proceeding_;
+        proceeding_ = answer.id();
         go(*client);
+        proceeding_ = outer;
     }
 
     // The rules' part of the decision: a denial, or the polkit rules that
@@ -212,8 +212,15 @@ private:
     PendingPerCaller identifying_;
     polkit::Authorizations polkit_;
     // Per sender that has a call waiting for polkit: its later calls, in
-    // order (each returns true when it asked polkit in turn).
-    std::unordered_map<std::string, std::deque<std::function<bool()>>> held_;
+    // order, and whether a question is open.
+    struct Held {
+        std::deque<std::function<void()>> calls;
+        bool asking = false;
+    };
+    std::unordered_map<std::string, Held> held_;
+    // The call whose work is starting (its `go` runs): its own further
+    // checks never wait behind later calls.
+    const void* proceeding_ = nullptr;
     std::shared_ptr<const Config> config_ = std::make_shared<Config>(defaultConfig());
     std::string domainPath_ = "/local/domain/0";
 };

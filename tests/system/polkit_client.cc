@@ -16,6 +16,9 @@
 //     txwrite PATH VALUE   StartTransaction, then its Write and Commit sent
 //                          at once, without waiting in between:
 //                          txwrite /a: write ok, commit ok true
+//     writemany-read P1 V1 P2 V2 PATH
+//                          WriteMany {P1: V1, P2: V2} and Read PATH sent at
+//                          once: writemany-read: ok; read ok VALUE
 //     await FILE           serves the bus (printing "event PATH TOKEN" for
 //                          each WatchEvent) until FILE exists: await FILE: done
 #include <systemd/sd-bus.h>
@@ -144,10 +147,24 @@ int onReply(sd_bus_message* m, void* userdata, sd_bus_error*)
     const sd_bus_error* e = sd_bus_message_get_error(m);
     reply->text = e ? std::string("error ") + e->name + ": " + e->message : "ok";
     int committed = 0;
+    const char* value = nullptr;
     if (!e && sd_bus_message_has_signature(m, "b") && sd_bus_message_read(m, "b", &committed) >= 0)
         reply->text += committed ? " true" : " false";
+    else if (!e && sd_bus_message_has_signature(m, "s") && sd_bus_message_read(m, "s", &value) >= 0)
+        reply->text += std::string(" ") + value;
     reply->done = true;
     return 0;
+}
+
+void waitFor(const Reply& a, const Reply& b)
+{
+    int r;
+    while (!a.done || !b.done) {
+        if ((r = sd_bus_process(bus, nullptr)) < 0)
+            die("process", r);
+        if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0)
+            die("wait", r);
+    }
 }
 
 void txwrite(const std::string& path, const std::string& value)
@@ -177,14 +194,25 @@ void txwrite(const std::string& path, const std::string& value)
     sd_bus_message_new_method_call(bus, &m, BusName, tx.c_str(), txInterface, "Commit");
     sd_bus_call_async(bus, nullptr, m, onReply, &commit, CallTimeoutUsec);
     sd_bus_message_unref(m);
-    while (!write.done || !commit.done) {
-        if ((r = sd_bus_process(bus, nullptr)) < 0)
-            die("process", r);
-        if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0)
-            die("wait", r);
-    }
+    waitFor(write, commit);
     std::printf("txwrite %s: write %s, commit %s\n", path.c_str(), write.text.c_str(),
                 commit.text.c_str());
+}
+
+void writeManyThenRead(const std::string& p1, const std::string& v1, const std::string& p2,
+                       const std::string& v2, const std::string& path)
+{
+    Reply written, read;
+    sd_bus_message* m = newCall("WriteMany");
+    sd_bus_message_append(m, "a{ss}", 2, p1.c_str(), v1.c_str(), p2.c_str(), v2.c_str());
+    sd_bus_call_async(bus, nullptr, m, onReply, &written, CallTimeoutUsec);
+    sd_bus_message_unref(m);
+    m = newCall("Read");
+    sd_bus_message_append(m, "s", path.c_str());
+    sd_bus_call_async(bus, nullptr, m, onReply, &read, CallTimeoutUsec);
+    sd_bus_message_unref(m);
+    waitFor(written, read);
+    std::printf("writemany-read: %s; read %s\n", written.text.c_str(), read.text.c_str());
 }
 
 void await(const std::string& file)
@@ -259,6 +287,9 @@ int main(int argc, char** argv)
         } else if (step == "txwrite") {
             txwrite(arg(1), arg(2));
             i += 2;
+        } else if (step == "writemany-read") {
+            writeManyThenRead(arg(1), arg(2), arg(3), arg(4), arg(5));
+            i += 5;
         } else if (step == "await") {
             await(arg(1));
             i += 1;

@@ -459,6 +459,43 @@ TEST_F(Polkit, ACallersCallsStayInOrderWhilePolkitAnswers)
     EXPECT_EQ(monitor->count(), 1u);
 }
 
+TEST_F(Polkit, ACallOfSeveralPathsAsksForEachSubtree)
+{
+    auto& xs = stack->xenstored();
+    auto both = gdbusAs(*stack, 65534, "WriteMany",
+                        {"{'/desk/yes/m1': 'a', '/desk/yes/m2': 'b', '/desk/r/m3': 'c'}"});
+    EXPECT_EQ(both.error, AccessDenied) << both.raw;
+    EXPECT_THAT(both.message, HasSubstr("may not write /desk/r/m3"));
+    EXPECT_NE(xs.tool("xenstore-read", {"/desk/yes/m1"}).status, 0) << "all or nothing";
+    auto yes = gdbusAs(*stack, 65534, "WriteMany", {"{'/desk/yes/m1': 'a', '/desk/yes/m2': 'b'}"});
+    EXPECT_TRUE(yes.ok()) << yes.raw;
+    EXPECT_EQ(xs.read("/desk/yes/m2"), "b");
+    // The paths in order (/desk/r/m3 first): refused there, nothing more
+    // asked; then /desk/yes once for both of its paths.
+    auto checks = monitor->checks();
+    ASSERT_EQ(checks.size(), 2u);
+    EXPECT_EQ(checks[0].details.at("method"), "WriteMany");
+    EXPECT_EQ(checks[0].details.at("subtree"), "/desk/r");
+    EXPECT_EQ(checks[1].details.at("subtree"), "/desk/yes");
+    EXPECT_EQ(checks[1].details.at("path"), "/desk/yes/m1");
+}
+
+TEST_F(Polkit, ACallOfSeveralPathsKeepsItsPlaceWhileItAsks)
+{
+    // A WriteMany asks polkit for each of its two subtrees in turn; a Read
+    // sent right after it must not slip in between and see the old value.
+    polkitd->setRules(R"(
+polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.xenproject.xenstore1.") == 0)
+        return polkit.Result.YES;
+});
+)");
+    DesktopClient c(*stack, 65534,
+                    {"writemany-read", "/desk/r/k", "new", "/desk/yes/k", "new", "/desk/r/k"});
+    EXPECT_EQ(c.results(1), std::vector<std::string>{"writemany-read: ok; read ok new"});
+    EXPECT_EQ(monitor->count(), 3u);
+}
+
 TEST_F(Polkit, AuthenticationWithoutTheFlagIsInteractiveAuthorizationRequired)
 {
     auto g = gdbusAs(*stack, 65534, "Write", {"/desk/auth/x", "1"});
