@@ -131,6 +131,8 @@ TEST(ConfigFile, ShippedDefaultAllowsRootAloneWithTheDefaultLimits)
     EXPECT_EQ(c.limits.pendingCallsTotal, defaults.pendingCallsTotal);
     EXPECT_EQ(c.limits.xenstoredTimeoutS, defaults.xenstoredTimeoutS);
     EXPECT_EQ(c.limits.atomicCallRetries, defaults.atomicCallRetries);
+    EXPECT_EQ(c.limits.polkitTimeoutS, defaults.polkitTimeoutS);
+    EXPECT_EQ(c.limits.polkitInteractiveTimeoutS, defaults.polkitInteractiveTimeoutS);
 }
 
 TEST(ConfigFile, InstalledDesktopExampleIsValid)
