@@ -1,6 +1,11 @@
 #include "ctl/bus.h"
 
+#include <poll.h>
+#include <time.h>
+
 #include <array>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "dbus/signal_sender.h"
@@ -77,6 +82,54 @@ XenStoreProxy::XenStoreProxy(sdbus::IConnection& connection)
 XenStoreProxy::~XenStoreProxy()
 {
     unregisterProxy();
+}
+
+auto XenStoreProxy::permissionsOfEach(const std::vector<std::string>& paths, size_t window)
+    -> std::vector<PermissionsAnswer>
+{
+    std::vector<std::optional<PermissionsAnswer>> answers(paths.size());
+    size_t sent = 0, answered = 0;
+    auto& connection = getProxy().getConnection();
+    while (answered < paths.size()) {
+        for (; sent < paths.size() && sent - answered < window; ++sent)
+            getProxy()
+                .callMethodAsync("GetPermissions")
+                .onInterface(INTERFACE_NAME)
+                .withArguments(paths[sent])
+                .uponReplyInvoke([&answers, &answered, i = sent](const sdbus::Error* e,
+                                                                  std::vector<std::string> perms) {
+                    answers[i].emplace(e ? PermissionsAnswer(*e) : PermissionsAnswer(std::move(perms)));
+                    ++answered;
+                });
+        // Take what has come in (replies, and signals for no one); wait for
+        // more when nothing has. sd-bus answers a call that times out with
+        // an error, at the deadline it gives here.
+        try {
+            if (connection.processPendingRequest())
+                continue;
+        } catch (const sdbus::Error& e) {
+            // The bus is gone: so is every answer still to come.
+            for (auto& a : answers)
+                if (!a)
+                    a.emplace(e);
+            break;
+        }
+        const auto wait = connection.getEventLoopPollData();
+        int ms = -1;
+        if (wait.timeout_usec != UINT64_MAX) {
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            const uint64_t nowUsec = uint64_t(now.tv_sec) * 1'000'000 + uint64_t(now.tv_nsec) / 1000;
+            ms = wait.timeout_usec > nowUsec ? int((wait.timeout_usec - nowUsec + 999) / 1000) : 0;
+        }
+        pollfd fd{wait.fd, wait.events, 0};
+        ::poll(&fd, 1, ms);
+    }
+    std::vector<PermissionsAnswer> out;
+    out.reserve(paths.size());
+    for (auto& a : answers)
+        out.push_back(std::move(*a));
+    return out;
 }
 
 std::map<std::string, sdbus::Variant> XenStoreProxy::allProperties()

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -50,6 +52,13 @@ public:
 
     // The unique name that owns org.xenproject.XenStore1 now.
     std::string owner();
+
+    // GetPermissions of each of `paths`, up to `window` calls in flight at
+    // once rather than a round trip each; the answers in the order asked,
+    // each the permissions or the call's error.
+    using PermissionsAnswer = std::variant<std::vector<std::string>, sdbus::Error>;
+    std::vector<PermissionsAnswer> permissionsOfEach(const std::vector<std::string>& paths,
+                                                     size_t window);
 
 private:
     void onWatchEvent(const std::string& path, const std::string& token) override;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "ctl/bus.h"
@@ -30,9 +32,26 @@ public:
     virtual void mkdir(const std::string& path) = 0;
     virtual void remove(const std::string& path) = 0;
     virtual std::vector<std::string> permissions(const std::string& path) = 0;
+    // The permissions of each path, or the Failure permissions() would have
+    // thrown for it: ls -p asks for every node's.
+    using Permissions = std::variant<std::vector<std::string>, Failure>;
+    virtual std::vector<Permissions> permissionsOfEach(const std::vector<std::string>& paths)
+    {
+        std::vector<Permissions> out;
+        for (const auto& path : paths) {
+            try {
+                out.emplace_back(permissions(path));
+            } catch (const Failure& f) {
+                out.emplace_back(f);
+            }
+        }
+        return out;
+    }
     virtual void setPermissions(const std::string& path, const std::vector<std::string>& perms) = 0;
 
 protected:
+    const std::string& context() const { return context_; }
+
     template <class F>
     auto guarded(const std::string& path, F&& call)
     {
@@ -79,6 +98,25 @@ public:
     std::vector<std::string> permissions(const std::string& path) override
     {
         return guarded(path, [&] { return proxy_.GetPermissions(path); });
+    }
+    std::vector<Permissions> permissionsOfEach(const std::vector<std::string>& paths) override
+    {
+        if constexpr (!std::is_same_v<Proxy, XenStoreProxy>) {
+            return Store::permissionsOfEach(paths);
+        } else {
+            // Many in flight: within the daemon's 64 calls a caller may have
+            // under way (pending_calls_per_caller), with room to spare.
+            auto answers = proxy_.permissionsOfEach(paths, 32);
+            std::vector<Permissions> out;
+            out.reserve(answers.size());
+            for (size_t i = 0; i < answers.size(); ++i) {
+                if (auto* e = std::get_if<sdbus::Error>(&answers[i]))
+                    out.emplace_back(failureFor(context() + " " + paths[i], *e));
+                else
+                    out.emplace_back(std::move(std::get<std::vector<std::string>>(answers[i])));
+            }
+            return out;
+        }
     }
     void setPermissions(const std::string& path, const std::vector<std::string>& perms) override
     {

@@ -152,8 +152,9 @@ void walk(Store& store, const std::string& path, int depth, bool withPerms,
     }
 }
 
-void walkSnapshotNode(const Json& snapshotNode, const std::string& path, int depth, Store& store,
-                      bool withPerms, const std::function<void(const LsNode&)>& visit)
+// The nodes of a snapshot in the order the walk visits them.
+void snapshotNodes(const Json& snapshotNode, const std::string& path, int depth,
+                   std::vector<LsNode>& out)
 {
     auto children = snapshotNode.find("children");
     if (children == snapshotNode.end() || !children->is_object())
@@ -162,10 +163,10 @@ void walkSnapshotNode(const Json& snapshotNode, const std::string& path, int dep
         LsNode node{depth, name, childPath(path, name), std::nullopt, std::nullopt, {}};
         if (auto value = child.find("value"); value != child.end())
             node.value = valueBytes(*value);
-        if (withPerms)
-            readPermissions(store, node);
-        visit(node);
-        walkSnapshotNode(child, node.path, depth + 1, store, withPerms, visit);
+        // A copy: `out` grows, and moves its nodes, below.
+        const std::string childAt = node.path;
+        out.push_back(std::move(node));
+        snapshotNodes(child, childAt, depth + 1, out);
     }
 }
 
@@ -180,7 +181,30 @@ void walkTree(Store& store, const std::string& path, bool withPerms,
 void walkSnapshot(const Json& snapshot, const std::string& path, Store& store, bool withPerms,
                   const std::function<void(const LsNode&)>& visit)
 {
-    walkSnapshotNode(snapshot, path, 0, store, withPerms, visit);
+    std::vector<LsNode> nodes;
+    snapshotNodes(snapshot, path, 0, nodes);
+    std::vector<Store::Permissions> perms;
+    if (withPerms) {
+        std::vector<std::string> paths;
+        paths.reserve(nodes.size());
+        for (const auto& node : nodes)
+            paths.push_back(node.path);
+        perms = store.permissionsOfEach(paths);
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        if (withPerms) {
+            if (auto* f = std::get_if<Failure>(&perms[i])) {
+                // As the walk does: no daemon ends it here, after the nodes
+                // before; any other failure is said and printed past.
+                if (f->status() == ExitUnavailable)
+                    throw *f;
+                nodes[i].permsError = f->what();
+            } else {
+                nodes[i].perms = std::move(std::get<std::vector<std::string>>(perms[i]));
+            }
+        }
+        visit(nodes[i]);
+    }
 }
 
 }  // namespace xsd::ctl
