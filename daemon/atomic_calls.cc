@@ -466,28 +466,21 @@ void AtomicCalls::removeMany(const Answer<>& a, const std::vector<std::string>& 
     });
 }
 
-void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std::string& path,
-                                  const std::string& expected, const std::string& value,
-                                  const Scope& s)
+// CompareAndWrite and WriteIfAbsent: in one transaction, read `path`; from
+// what was read, `judge` says how the call ends without writing, or nothing
+// to have `value` written, which answers (true, value).
+void AtomicCalls::readThenWrite(const Answer<bool, std::string>& a, const std::string& path,
+                                const std::string& value, size_t bytes, const Scope& s,
+                                std::function<std::optional<Outcome>(xs::Result<std::string>&)> judge)
 {
-    const size_t bytes = path.size() + expected.size() + value.size();
     if (auto e = checkBounds(a.what(), 1, bytes))
         return a.fail(*e);
     if (auto e = checkPathOf(a.what(), path, &value))
         return a.fail(*e);
-    Body body = [a, path, expected, value](xs::Client& c, xs::TxId tx, auto decide) {
-        c.read(path, tx, [a, &c, tx, path, expected, value, decide](xs::Result<std::string> r) {
-            if (!r) {
-                if (isErrno(r.error(), "ENOENT"))
-                    return decide(failure(errors::make(
-                        errors::nameForErrno("ENOENT"),
-                        a.what() + ": no such node (ENOENT); WriteIfAbsent creates one")));
-                return decide(refused(r.error(), a.what()));
-            }
-            if (!isText(r.value()))
-                return decide(failure(notText(a.what(), r.value().size(), "ReadBytes")));
-            if (r.value() != expected)
-                return decide(answerAfter(false, [a, current = r.value()] { a.ok(false, current); }));
+    Body body = [a, path, value, judge](xs::Client& c, xs::TxId tx, auto decide) {
+        c.read(path, tx, [a, &c, tx, path, value, judge, decide](xs::Result<std::string> r) {
+            if (auto ended = judge(r))
+                return decide(std::move(*ended));
             c.write(path, value, tx, [a, value, decide](xs::Result<xs::Unit> w) {
                 if (!w)
                     return decide(refused(w.error(), a.what()));
@@ -495,36 +488,51 @@ void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std:
             });
         });
     };
-    admit(a, bytes, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
-          std::move(body));
+    admit(a, bytes, 1, [path](size_t) -> const std::string& { return path; },
+          {Access::Read, Access::Write}, s, std::move(body));
+}
+
+namespace {
+
+// Not written: the value there now, which must be text to be answered.
+Outcome notWritten(const Answer<bool, std::string>& a, std::string current)
+{
+    if (!isText(current))
+        return failure(notText(a.what(), current.size(), "ReadBytes"));
+    return answerAfter(false, [a, current = std::move(current)] { a.ok(false, current); });
+}
+
+}  // namespace
+
+void AtomicCalls::compareAndWrite(const Answer<bool, std::string>& a, const std::string& path,
+                                  const std::string& expected, const std::string& value,
+                                  const Scope& s)
+{
+    readThenWrite(a, path, value, path.size() + expected.size() + value.size(), s,
+                  [a, expected](xs::Result<std::string>& r) -> std::optional<Outcome> {
+                      if (!r && isErrno(r.error(), "ENOENT"))
+                          return failure(errors::make(
+                              errors::nameForErrno("ENOENT"),
+                              a.what() + ": no such node (ENOENT); WriteIfAbsent creates one"));
+                      if (!r)
+                          return refused(r.error(), a.what());
+                      if (r.value() != expected)
+                          return notWritten(a, std::move(r.value()));
+                      return std::nullopt;
+                  });
 }
 
 void AtomicCalls::writeIfAbsent(const Answer<bool, std::string>& a, const std::string& path,
                                 const std::string& value, const Scope& s)
 {
-    const size_t bytes = path.size() + value.size();
-    if (auto e = checkBounds(a.what(), 1, bytes))
-        return a.fail(*e);
-    if (auto e = checkPathOf(a.what(), path, &value))
-        return a.fail(*e);
-    Body body = [a, path, value](xs::Client& c, xs::TxId tx, auto decide) {
-        c.read(path, tx, [a, &c, tx, path, value, decide](xs::Result<std::string> r) {
-            if (r) {
-                if (!isText(r.value()))
-                    return decide(failure(notText(a.what(), r.value().size(), "ReadBytes")));
-                return decide(answerAfter(false, [a, current = r.value()] { a.ok(false, current); }));
-            }
-            if (!isErrno(r.error(), "ENOENT"))
-                return decide(refused(r.error(), a.what()));
-            c.write(path, value, tx, [a, value, decide](xs::Result<xs::Unit> w) {
-                if (!w)
-                    return decide(refused(w.error(), a.what()));
-                decide(answerAfter(true, [a, value] { a.ok(true, value); }));
-            });
-        });
-    };
-    admit(a, bytes, 1, [path](size_t) -> const std::string& { return path; }, {Access::Read, Access::Write}, s,
-          std::move(body));
+    readThenWrite(a, path, value, path.size() + value.size(), s,
+                  [a](xs::Result<std::string>& r) -> std::optional<Outcome> {
+                      if (r)
+                          return notWritten(a, std::move(r.value()));
+                      if (!isErrno(r.error(), "ENOENT"))
+                          return refused(r.error(), a.what());
+                      return std::nullopt;
+                  });
 }
 
 }  // namespace xsd

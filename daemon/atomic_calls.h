@@ -136,6 +136,9 @@ private:
     static std::optional<sdbus::Error> checkedPaths(const std::string& what,
                                                     const std::vector<std::string>& given,
                                                     Paths& out, size_t& bytes);
+    void readThenWrite(const Answer<bool, std::string>& a, const std::string& path,
+                       const std::string& value, size_t bytes, const Scope& s,
+                       std::function<std::optional<Outcome>(xs::Result<std::string>&)> judge);
     template <class Values>
     void writeValues(const Answer<>& a, const Values& values, const Scope& s);
     template <class Values>
