@@ -14,6 +14,7 @@
 #include <set>
 
 #include "tests/ctl/access_log.h"
+#include "tests/harness/call_failure.h"
 #include "tests/harness/stack.h"
 
 using namespace xsd::test;
@@ -25,19 +26,6 @@ using Texts = std::map<std::string, std::string>;
 using Bytes = std::map<std::string, std::vector<uint8_t>>;
 
 const std::string Prefix = ErrorPrefix;
-
-// The error a call failed with: its name and message.
-template <class F>
-sdbus::Error failure(F&& f)
-{
-    try {
-        f();
-    } catch (const sdbus::Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "the call succeeded";
-    return sdbus::Error("none", "none");
-}
 
 class AtomicCalls : public ::testing::Test {
 protected:

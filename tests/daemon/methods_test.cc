@@ -12,6 +12,7 @@
 
 #include "version.h"
 
+#include "tests/harness/call_failure.h"
 #include "tests/harness/stack.h"
 
 using namespace xsd::test;
@@ -39,19 +40,6 @@ protected:
         }
     }
 };
-
-// The error a call failed with; a test failure if it succeeded.
-template <class F>
-sdbus::Error failure(F&& f)
-{
-    try {
-        f();
-    } catch (const sdbus::Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "the call succeeded";
-    return sdbus::Error("", "");
-}
 
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
