@@ -87,8 +87,17 @@ XenStoreProxy::~XenStoreProxy()
 auto XenStoreProxy::permissionsOfEach(const std::vector<std::string>& paths, size_t window)
     -> std::vector<PermissionsAnswer>
 {
-    std::vector<std::optional<PermissionsAnswer>> answers(paths.size());
-    size_t sent = 0, answered = 0;
+    // Shared with the reply handlers: a call still pending when the bus
+    // goes may be answered after this returns, and must find them there.
+    struct Progress {
+        std::vector<std::optional<PermissionsAnswer>> answers;
+        size_t answered = 0;
+    };
+    auto progress = std::make_shared<Progress>();
+    progress->answers.resize(paths.size());
+    auto& answers = progress->answers;
+    const size_t& answered = progress->answered;
+    size_t sent = 0;
     auto& connection = getProxy().getConnection();
     while (answered < paths.size()) {
         for (; sent < paths.size() && sent - answered < window; ++sent)
@@ -96,10 +105,12 @@ auto XenStoreProxy::permissionsOfEach(const std::vector<std::string>& paths, siz
                 .callMethodAsync("GetPermissions")
                 .onInterface(INTERFACE_NAME)
                 .withArguments(paths[sent])
-                .uponReplyInvoke([&answers, &answered, i = sent](const sdbus::Error* e,
-                                                                  std::vector<std::string> perms) {
-                    answers[i].emplace(e ? PermissionsAnswer(*e) : PermissionsAnswer(std::move(perms)));
-                    ++answered;
+                .uponReplyInvoke([progress, i = sent](const sdbus::Error* e, std::vector<std::string> perms) {
+                    if (progress->answers[i])
+                        return;  // the bus went first, and said so
+                    progress->answers[i].emplace(e ? PermissionsAnswer(*e)
+                                                   : PermissionsAnswer(std::move(perms)));
+                    ++progress->answered;
                 });
         // Take what has come in (replies, and signals for no one); wait for
         // more when nothing has. sd-bus answers a call that times out with

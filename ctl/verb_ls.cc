@@ -2,7 +2,8 @@
 // xenstore-ls prints it. xenstore-ls asks xenstored for each node's
 // children and value in turn; here one Snapshot call brings every name and
 // value of the subtree (read in one transaction, so they also existed
-// together), and -p adds one call per node for its permissions.
+// together), and -p asks for each node's permissions, with up to 32
+// GetPermissions calls in flight rather than one round trip after another.
 #include <unistd.h>
 
 #include <cstdio>

@@ -1,8 +1,8 @@
 // xenstorectl ls gets a subtree in one call: the daemon's Snapshot brings
 // every name and value (xenstore-ls asks for each node's children and value
-// in turn), and -p adds one GetPermissions per node, sent many at a time. What it prints is
-// xenstore-ls's, byte for byte (ctl-output compares them); here, what it
-// asks the daemon, from the daemon's log of requests.
+// in turn), and -p adds one GetPermissions per node, sent many at a time.
+// What it prints is xenstore-ls's, byte for byte (ctl-output compares
+// them); here, what it asks the daemon, from the daemon's log of requests.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
