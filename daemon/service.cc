@@ -38,7 +38,8 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
                        deliverWatchEvent(subscriber, path, token);
                }}),
       transactions_(loop, bus, gate_, data_, atomic_, link_),
-      snapshots_(link_)
+      snapshots_(link_),
+      memory_(loop)
 {
     // A caller leaving the bus takes its subscriptions and transactions
     // with it. Only the bus says so: anyone may send a NameOwnerChanged.
@@ -250,8 +251,9 @@ void Service::Snapshot(sdbus::Result<std::string>&& result, std::string path)
     if (auto v = xs::checkPath(path))
         return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
     gate_.admit(a, Access::Read, path, [this, a, path](xs::Client&) {
-        snapshots_.take(a.sender(), path, [a](const xs::Result<std::string>& json) {
+        snapshots_.take(a.sender(), path, [this, a](const xs::Result<std::string>& json) {
             json ? a.ok(json.value()) : a.fail(json.error());
+            memory_.afterBurst();
         });
     });
 }

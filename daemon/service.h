@@ -21,6 +21,7 @@
 #include "daemon/atomic_calls.h"
 #include "daemon/data_methods.h"
 #include "daemon/gate.h"
+#include "daemon/memory_release.h"
 #include "daemon/pending_per_caller.h"
 #include "daemon/snapshot.h"
 #include "daemon/transactions.h"
@@ -154,6 +155,7 @@ private:
     WatchEventOutbox outbox_;
     TransactionRegistry transactions_;
     SnapshotQueue snapshots_;
+    MemoryRelease memory_;  // after each Snapshot: what the walk took goes back
     std::function<void()> stateChanged_;
     std::function<void()> shutdownDone_;
     sd_event_source* shutdownTimer_ = nullptr;
