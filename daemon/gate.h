@@ -90,8 +90,14 @@ public:
         auto proceed = [this](const Answer<T...>& answer, Go& go) {
             if (auto denial = limitDenial(answer.sender()))
                 return answer.fail(*denial);
-            // Behind the caller's calls waiting for polkit, too.
-            inOrder(answer.sender(), [this, go]() mutable { go(link_.client()); });
+            // Behind the caller's calls waiting for polkit, and those that
+            // wait for xenstored's first answer (its Watch before this
+            // Unwatch), as admit() does.
+            inOrder(answer.sender(), [this, go]() mutable {
+                if (!link_.firstAttemptSettled())
+                    return link_.afterFirstAttempt([this, go]() mutable { go(link_.client()); });
+                go(link_.client());
+            });
         };
         if (callers_.find(answer.sender()))
             return proceed(answer, go);
@@ -174,6 +180,17 @@ private:
 
     template <class... T, class Go>
     void connect(const Answer<T...>& answer, Go& go)
+    {
+        auto* client = link_.client();
+        if (!client && !link_.firstAttemptSettled())
+            // Just started: xenstored has not answered yet (see
+            // xenstore_link.h). Judged already, the call waits for it.
+            return link_.afterFirstAttempt([this, answer, go]() mutable { connectedOrNot(answer, go); });
+        connectedOrNot(answer, go);
+    }
+
+    template <class... T, class Go>
+    void connectedOrNot(const Answer<T...>& answer, Go& go)
     {
         auto* client = link_.client();
         if (!client)

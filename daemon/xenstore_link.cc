@@ -59,7 +59,8 @@ void XenStoreLink::attempt()
         if (why != lastFailure_)
             log::warning("xenstored is not reachable: ", why, "; retrying");
         lastFailure_ = why;
-        return scheduleRetry();
+        scheduleRetry();
+        return firstAttemptDone();
     }
     client_ = std::make_unique<xs::Client>(
         loop_, fd,
@@ -73,7 +74,8 @@ void XenStoreLink::attempt()
         MaxInFlight);
     if (!client_->connected()) {
         log::error("cannot watch the xenstored connection in the event loop");
-        return scheduleRetry();
+        scheduleRetry();
+        return firstAttemptDone();
     }
     client_->setReplyTimeout(replyTimeoutUsec_);
     // Any answer will do, an error too; only silence does not (the reply
@@ -94,6 +96,25 @@ void XenStoreLink::answered()
     log::info("connected to xenstored at ", backend_.describe());
     if (events_.connected)
         events_.connected();
+    firstAttemptDone();
+}
+
+void XenStoreLink::afterFirstAttempt(std::function<void()> then)
+{
+    if (firstSettled_)
+        return then();
+    afterFirst_.push_back(std::move(then));
+}
+
+void XenStoreLink::firstAttemptDone()
+{
+    if (firstSettled_)
+        return;
+    firstSettled_ = true;
+    auto waiting = std::move(afterFirst_);
+    afterFirst_.clear();
+    for (auto& then : waiting)
+        then();
 }
 
 void XenStoreLink::onDisconnected(const std::string& reason)
@@ -107,7 +128,8 @@ void XenStoreLink::onDisconnected(const std::string& reason)
         if (why != lastFailure_)
             log::warning(why, "; retrying");
         lastFailure_ = why;
-        return scheduleRetry();
+        scheduleRetry();
+        return firstAttemptDone();
     }
     answered_ = false;
     log::warning("lost the connection to xenstored: ", reason);

@@ -12,6 +12,14 @@
 // xenstored that leaves a request unanswered for the reply timeout is
 // treated as gone: the connection is dropped and made again, as after a
 // restart.
+//
+// The daemon takes its bus name before xenstored has answered (so that
+// Connected can be read, and say no, while xenstored is away), and D-Bus
+// activation hands over the call that started the daemon the moment it
+// does. Calls that come before the first attempt has settled wait for it
+// (afterFirstAttempt): at most the reply timeout, which is below a D-Bus
+// caller's 25 s. Later, while a lost connection is made again, calls are
+// refused at once.
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -20,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "protocol/client.h"
 #include "protocol/transport.h"
@@ -48,6 +57,11 @@ public:
     void setReplyTimeout(uint64_t usec);
 
     bool connected() const { return answered_ && client_ && client_->connected(); }
+    // Until the first attempt has settled (xenstored answered, or the
+    // attempt failed), whether it has; `then` runs once it has, in the
+    // order given.
+    bool firstAttemptSettled() const { return firstSettled_; }
+    void afterFirstAttempt(std::function<void()> then);
     // The client while connected; null otherwise.
     xs::Client* client() { return connected() ? client_.get() : nullptr; }
     // Where the current (or last) connection attempt went.
@@ -61,6 +75,7 @@ private:
     void answered();
     void scheduleRetry();
     void onDisconnected(const std::string& reason);
+    void firstAttemptDone();
 
     sd_event* loop_;
     std::string spec_;
@@ -72,6 +87,8 @@ private:
     uint64_t replyTimeoutUsec_ = 0;
     bool answered_ = false;  // xenstored answered on this connection
     uint64_t generation_ = 0;
+    bool firstSettled_ = false;
+    std::vector<std::function<void()>> afterFirst_;
     std::string lastFailure_;
 };
 

@@ -544,3 +544,40 @@ TEST(StartUp, SighupWhileTheBusDoesNotAnswerIsAReloadLater)
         return stack.daemonLog().find("reloaded the configuration") != std::string::npos;
     })) << stack.daemonLog();
 }
+
+// Found by the boot test's D-Bus activation: the call that starts the
+// daemon reaches it the moment it owns its name, before xenstored has
+// answered its first request, and was refused NotConnected. Calls that come
+// then wait for that first answer (at most xenstored_timeout_s), in order:
+// a Watch and the Unwatch sent right after it too.
+TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
+{
+    Stack::Options o;
+    o.startDaemon = false;
+    o.config = hungConfig(5, 4096);
+    Stack stack(o);
+    stack.xenstored().write("/early", "v");
+    std::unique_ptr<RawCaller> caller;
+    {
+        Frozen xenstored(stack.xenstored().pid());
+        stack.startDaemon();
+        // The name is the daemon's; xenstored has not answered.
+        ASSERT_TRUE(waitFor([&] {
+            return stack.busctl({"get-property", BusName, ObjectPath, Interface, "Connected"}).out ==
+                   "b false\n";
+        })) << stack.daemonLog();
+        caller = std::make_unique<RawCaller>(stack);
+        caller->readLater("/early", "read");
+        caller->callLater("Watch", "watch", std::string("/early"), std::string("t"));
+        caller->callLater("Unwatch", "unwatch", std::string("/early"), std::string("t"));
+        std::this_thread::sleep_for(1s);
+        EXPECT_TRUE(caller->replies.all().empty()) << caller->replies.all()[0].tag << ": "
+                                                   << caller->replies.all()[0].error;
+    }
+    ASSERT_TRUE(caller->replies.waitFor(3, 5s)) << stack.daemonLog();
+    for (const char* tag : {"read", "watch", "unwatch"})
+        EXPECT_EQ(caller->replies.of(tag)->error, "") << tag << ": " << caller->replies.of(tag)->message;
+    auto c = stack.client();
+    EXPECT_EQ(c->SubscriptionCount(), 0u);
+    EXPECT_EQ(caller->read("/early"), "v");
+}
