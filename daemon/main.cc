@@ -100,13 +100,22 @@ struct Daemon {
                              static_cast<unsigned>(service->transactionCount()), statusNote});
     }
 
-    // STATUS= (and READY=1 the first time xenstored is connected: the name
-    // is ours before the loop starts). Coalesced to at most two a second,
-    // since a busy daemon changes its counts all the time.
+    // READY=1 the first time xenstored is connected (the name is ours
+    // before the loop starts), then STATUS= coalesced to at most two a
+    // second, since a busy daemon changes its counts all the time.
     void statusChanged()
     {
         if (!std::getenv("NOTIFY_SOCKET") || stopping)
             return;
+        // READY=1 at once, not coalesced: the calls that waited for
+        // xenstored's first answer are answered right after this, and a
+        // caller that then asks systemd must find the unit active.
+        if (!ready && service->connected()) {
+            ready = true;
+            lastStatusUsec = monotonicNow(loop);
+            notify::ready(statusLine());
+            return;
+        }
         if (statusTimer && sd_event_source_get_enabled(statusTimer, nullptr) > 0)
             return;
         uint64_t when = std::max(monotonicNow(loop), lastStatusUsec + 500'000);
@@ -117,12 +126,7 @@ struct Daemon {
     {
         auto* d = static_cast<Daemon*>(data);
         d->lastStatusUsec = now;
-        if (!d->ready && d->service->connected()) {
-            d->ready = true;
-            notify::ready(d->statusLine());
-        } else {
-            notify::status(d->statusLine());
-        }
+        notify::status(d->statusLine());
         return 0;
     }
 
