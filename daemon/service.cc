@@ -29,6 +29,7 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
       atomic_(loop, gate_, link_),
       watches_([this](const std::string& subscriber, const std::string& path,
                       const std::string& token) { deliverWatchEvent(subscriber, path, token); }),
+      pings_(sdBus(*busDaemon_)),
       outbox_(loop,
               {[this](const std::string& subscriber, const std::string& path,
                       const std::string& token) { return emitWatchEvent(subscriber, path, token); },
@@ -36,6 +37,9 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
                [this](const std::string& subscriber) {
                    for (const auto& [path, token] : watches_.watchedBy(subscriber))
                        deliverWatchEvent(subscriber, path, token);
+               },
+               [this](const std::string& subscriber, std::function<void(bool)> read) {
+                   pings_.ping(subscriber, std::move(read));
                }}),
       transactions_(loop, bus, gate_, data_, atomic_, link_),
       snapshots_(link_),
@@ -75,6 +79,7 @@ void Service::setConfig(std::shared_ptr<const Config> config)
     transactions_.setPerCallerLimit(config->limits.transactionsPerCaller);
     transactions_.setIdleTimeoutSeconds(config->limits.transactionIdleTimeoutS);
     outbox_.setBacklogLimit(config->limits.queuedWatchEvents);
+    outbox_.setPerSubscriberLimit(config->limits.queuedWatchEventsPerSubscriber);
     link_.setReplyTimeout(uint64_t(config->limits.xenstoredTimeoutS) * 1'000'000);
     gate_.setConfig(std::move(config));
 }

@@ -25,6 +25,7 @@
 #include "daemon/pending_per_caller.h"
 #include "daemon/snapshot.h"
 #include "daemon/transactions.h"
+#include "daemon/peer_pings.h"
 #include "daemon/watch_event_outbox.h"
 #include "daemon/watches.h"
 #include "daemon/xenstore_link.h"
@@ -152,6 +153,8 @@ private:
     // Watch calls admitted but not yet subscribed (XenStore still placing
     // the watch), per caller: they count against watches_per_caller too.
     PendingPerCaller watchesStarting_;
+    // Whether a subscriber reads what it is sent (for the outbox).
+    PeerPings pings_;
     WatchEventOutbox outbox_;
     TransactionRegistry transactions_;
     SnapshotQueue snapshots_;

@@ -45,6 +45,7 @@ constexpr LimitField limitFields[] = {
     {"pending_calls_per_caller", &Limits::pendingCallsPerCaller, 65536},
     {"transaction_idle_timeout_s", &Limits::transactionIdleTimeoutS, 86400},
     {"queued_watch_events", &Limits::queuedWatchEvents, 16777216},
+    {"queued_watch_events_per_subscriber", &Limits::queuedWatchEventsPerSubscriber, 16777216},
     {"pending_calls_total", &Limits::pendingCallsTotal, 1048576},
     // Below the 25 s a D-Bus caller waits by default: it hears why.
     {"xenstored_timeout_s", &Limits::xenstoredTimeoutS, 24},

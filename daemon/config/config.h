@@ -31,6 +31,8 @@ struct Limits {
     unsigned transactionIdleTimeoutS = 60;
     // Not per caller: watch events the daemon holds while the bus is behind.
     unsigned queuedWatchEvents = 262144;
+    // Of those, for one subscriber (that reads slowly, or not at all).
+    unsigned queuedWatchEventsPerSubscriber = 16384;
     // Not per caller: calls in flight for all callers together, those of
     // callers that left the bus included, until each is answered.
     unsigned pendingCallsTotal = 4096;

@@ -581,3 +581,69 @@ TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
     EXPECT_EQ(c->SubscriptionCount(), 0u);
     EXPECT_EQ(caller->read("/early"), "v");
 }
+
+// Finding 6: a connection that held 50 subscriptions and never read its
+// socket filled the shared backlog of watch events: dbus-daemon kept what
+// was sent to it, counted it against the daemon, and past its limit stopped
+// reading the daemon's connection, so every event and reply to everyone
+// stopped (a well-behaved subscriber got 9,856 of 20,000 events; dbus-daemon
+// grew to 310 MB). Now each subscriber is handed at most 64 KB it has not
+// been seen to read (Peer.Ping), its own line holds the rest, and it alone
+// loses what overflows. Here dbus-daemon lets a sender have 2 MB in flight
+// instead of 127 MB, so that 100,000 events for the slow one do what a
+// million did.
+TEST(SlowSubscriber, OneThatNeverReadsCostsTheOthersNothing)
+{
+    TempDir dir;
+    const std::string limits = dir / "limits.conf";
+    writeFile(limits, R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <limit name="max_incoming_bytes">2000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+</busconfig>
+)");
+    Stack::Options o;
+    o.verbose = false;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch"]}],
+                   "limits": {"queued_watch_events_per_subscriber": 4000}})";
+    o.busPolicies = {limits};
+    Stack stack(o);
+    auto good = stack.client();
+    good->Watch("/busy", "good");
+    ASSERT_EQ(good->waitForEvents(1).size(), 1u);
+    // 50 subscriptions on a connection with no event loop: it never reads.
+    auto slow = sdbus::createSessionBusConnectionWithAddress(stack.address());
+    auto slowProxy = sdbus::createProxy(*slow, BusName, ObjectPath);
+    for (int i = 0; i < 50; ++i)
+        slowProxy->callMethod("Watch").onInterface(Interface).withArguments(std::string("/busy"),
+                                                                           "t" + std::to_string(i));
+
+    constexpr int Writes = 2000;
+    for (int batch = 0; batch < Writes; batch += 500) {
+        std::vector<std::string> args;
+        for (int i = batch; i < batch + 500; ++i) {
+            args.push_back("/busy/" + std::to_string(i));
+            args.push_back("v");
+        }
+        ASSERT_EQ(stack.xenstored().tool("xenstore-write", args).status, 0);
+    }
+    // Every event, in order, and the daemon answers meanwhile.
+    auto events = good->waitForEvents(1 + Writes, 60s);
+    ASSERT_EQ(events.size(), 1u + Writes) << stack.daemonLog();
+    for (int i = 0; i < Writes; ++i)
+        ASSERT_EQ(events[1 + i], (WatchEvent{"/busy/" + std::to_string(i), "good"})) << i;
+    EXPECT_EQ(good->Read("/busy/0"), "v");
+    // Only the slow one lost events (50 × 2000 were due), in its own line.
+    EXPECT_THAT(stack.daemonLog(), HasSubstr("queued_watch_events_per_subscriber"));
+    std::printf("daemon %ld KiB, dbus-daemon %ld KiB after %d writes with a slow subscriber of 50 "
+                "subscriptions\n",
+                residentKiB(stack.daemon().pid()), residentKiB(stack.bus().pid()), Writes);
+
+    // It leaves; the good one goes on.
+    slowProxy.reset();
+    slow.reset();
+    stack.xenstored().write("/busy/after", "v");
+    EXPECT_EQ(good->waitForEvents(2 + Writes).back(), (WatchEvent{"/busy/after", "good"}));
+}
+

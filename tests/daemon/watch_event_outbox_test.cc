@@ -3,7 +3,10 @@
 // how each subscriber that lost an event is made up for.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -23,7 +26,8 @@ protected:
     std::optional<std::string> refusal;
     std::vector<std::string> resynced;
 
-    std::unique_ptr<WatchEventOutbox> make(size_t window, size_t backlog)
+    using Ping = std::function<void(const std::string&, std::function<void(bool)>)>;
+    std::unique_ptr<WatchEventOutbox> make(size_t window, size_t backlog, Ping ping = {})
     {
         auto o = std::make_unique<WatchEventOutbox>(
             loop.get(),
@@ -35,7 +39,7 @@ protected:
                     return std::optional<std::string>();
                 },
                 [this] { return writing; },
-                [this](const std::string& s) { resynced.push_back(s); }},
+                [this](const std::string& s) { resynced.push_back(s); }, std::move(ping)},
             window);
         o->setBacklogLimit(backlog);
         return o;
@@ -94,25 +98,6 @@ TEST_F(Outbox, BeyondTheWindowEventsWaitInOrder)
     EXPECT_TRUE(resynced.empty());
 }
 
-TEST_F(Outbox, BeyondTheBacklogEventsAreLostAndMadeUpForOnceCaughtUp)
-{
-    auto o = make(1, 3);
-    writing = true;
-    for (int i = 0; i < 5; ++i) {
-        o->send(":1.1", "/p/" + std::to_string(i), "t");
-        o->send(":1.2", "/p/" + std::to_string(i), "t");
-    }
-    EXPECT_EQ(sent.size(), 1u);
-    EXPECT_EQ(o->backlog(), 3u);
-    EXPECT_TRUE(resynced.empty()) << "not before the bus has caught up";
-    busWroteEverything();
-    EXPECT_EQ(sent.size(), 4u);
-    EXPECT_EQ(resynced, (std::vector<std::string>{":1.1", ":1.2"}));
-    // Made up for once: a later pass owes nothing.
-    busWroteEverything();
-    EXPECT_EQ(resynced.size(), 2u);
-}
-
 TEST_F(Outbox, ASubscriberThatLeftIsOwedNothing)
 {
     auto o = make(1, 1);
@@ -140,4 +125,124 @@ TEST_F(Outbox, WhatTheBusRefusesIsMadeUpForToo)
     refusal.reset();
     busWroteEverything();
     EXPECT_EQ(resynced, (std::vector<std::string>{":1.1"}));
+}
+
+TEST_F(Outbox, BeyondTheBacklogTheLongestLineGivesWayAndIsMadeUpForOnceCaughtUp)
+{
+    auto o = make(1, 4);
+    writing = true;
+    o->send(":1.0", "/first", "t");  // handed: the window is full now
+    for (int i = 0; i < 4; ++i)
+        o->send(":1.1", "/p/" + std::to_string(i), "t");
+    EXPECT_EQ(o->backlog(), 4u);
+    // The backlog is full: :1.1's line is the longest, and gives way.
+    o->send(":1.2", "/q", "t");
+    EXPECT_EQ(o->backlog(), 1u);
+    // What it would be sent meanwhile, its watched paths' events cover.
+    o->send(":1.1", "/p/4", "t");
+    EXPECT_EQ(o->backlog(), 1u);
+    EXPECT_TRUE(resynced.empty()) << "not before the bus has caught up";
+    busWroteEverything();
+    EXPECT_EQ(sent, (std::vector<std::string>{":1.0 /first t", ":1.2 /q t"}));
+    EXPECT_EQ(resynced, (std::vector<std::string>{":1.1"}));
+    // Made up for once: a later pass owes nothing.
+    busWroteEverything();
+    EXPECT_EQ(resynced.size(), 1u);
+}
+
+TEST_F(Outbox, ASubscriberLosesOnlyPastItsOwnLine)
+{
+    auto o = make(1, 100);
+    o->setPerSubscriberLimit(3);
+    writing = true;
+    o->send(":1.0", "/first", "t");
+    for (int i = 0; i < 5; ++i)
+        o->send(":1.1", "/p/" + std::to_string(i), "t");
+    o->send(":1.2", "/q", "t");
+    EXPECT_EQ(o->backlog(), 1u);  // :1.1's three went with its loss
+    busWroteEverything();
+    EXPECT_EQ(sent, (std::vector<std::string>{":1.0 /first t", ":1.2 /q t"}));
+    EXPECT_EQ(resynced, (std::vector<std::string>{":1.1"}));
+}
+
+namespace {
+
+// A path long enough that a few hundred events fill UnreadBytes.
+std::string longPath(int i)
+{
+    return "/" + std::string(100, 'x') + "/" + std::to_string(i);
+}
+
+size_t sentTo(const std::vector<std::string>& sent, const std::string& subscriber)
+{
+    return std::count_if(sent.begin(), sent.end(),
+                         [&](const std::string& e) { return e.starts_with(subscriber + " "); });
+}
+
+}  // namespace
+
+// Finding 6, on its own: a subscriber that does not answer its ping (does
+// not read) is handed no more than UnreadBytes; the others go on with
+// nothing lost; its own line overflows; once it answers, it is sent its
+// watched paths' events.
+TEST_F(Outbox, ASubscriberThatDoesNotReadIsHeldBackAlone)
+{
+    std::vector<std::function<void(bool)>> unanswered;  // :1.1's pings
+    size_t answeredPings = 0;
+    auto o = make(1024, 100000, [&](const std::string& s, std::function<void(bool)> read) {
+        if (s == ":1.1")
+            return unanswered.push_back(std::move(read));
+        ++answeredPings;
+        read(true);  // :1.2 reads everything at once
+    });
+    o->setPerSubscriberLimit(1000);
+    for (int i = 0; i < 3000; ++i) {
+        o->send(":1.1", longPath(i), "t");
+        o->send(":1.2", longPath(i), "t");
+    }
+    busWroteEverything();
+    EXPECT_EQ(sentTo(sent, ":1.2"), 3000u);
+    EXPECT_GT(answeredPings, 0u);
+    const size_t handed = sentTo(sent, ":1.1");
+    EXPECT_GT(handed, 100u);
+    EXPECT_LE(handed * (longPath(0).size() + 160), WatchEventOutbox::UnreadBytes + 400);
+    EXPECT_EQ(unanswered.size(), 1u) << "one ping at a time";
+    EXPECT_EQ(o->backlog(), 0u) << "its line overflowed, and went";
+    EXPECT_TRUE(resynced.empty());
+
+    // It does not answer: nothing changes, and it is asked again.
+    std::exchange(unanswered, {}).front()(false);
+    busWroteEverything();
+    EXPECT_EQ(sentTo(sent, ":1.1"), handed);
+    EXPECT_TRUE(resynced.empty());
+    // It reads at last, and answers each ping: made up for once.
+    for (int i = 0; i < 4 && resynced.empty(); ++i) {
+        ASSERT_EQ(unanswered.size(), 1u);
+        std::exchange(unanswered, {}).front()(true);
+        busWroteEverything();
+    }
+    EXPECT_EQ(resynced, (std::vector<std::string>{":1.1"}));
+    // From then on its events flow again.
+    o->send(":1.1", "/later", "t");
+    EXPECT_EQ(sent.back(), ":1.1 /later t");
+}
+
+// A ping answered after the subscriber left, or after the outbox went,
+// touches nothing.
+TEST_F(Outbox, APingAnsweredLateIsHarmless)
+{
+    std::vector<std::function<void(bool)>> pings;
+    auto o = make(1024, 1000, [&](const std::string&, std::function<void(bool)> read) {
+        pings.push_back(std::move(read));
+    });
+    for (int i = 0; i < 1000; ++i)
+        o->send(":1.1", longPath(i), "t");
+    ASSERT_EQ(pings.size(), 1u);
+    o->forget(":1.1");
+    pings[0](true);
+    for (int i = 0; i < 1000; ++i)
+        o->send(":1.1", longPath(i), "t");
+    ASSERT_EQ(pings.size(), 2u);
+    o.reset();
+    pings[1](true);
 }
