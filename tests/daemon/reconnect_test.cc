@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <future>
 
@@ -180,4 +181,36 @@ TEST(Reconnect, XenBusDeviceHangUpIsADisconnection)
     EXPECT_EQ(c.TransactionCount(), 0u);
     EXPECT_EQ(errorOf([&] { tx.Read("/xenbus/key"); }), Prefix + "UnknownTransaction");
     EXPECT_TRUE(daemon.running());
+}
+
+TEST(Reconnect, AutoIsChosenAgainAtEveryAttempt)
+{
+    // `--xenstore auto` where what XENSTORED_PATH names is first a device
+    // that hangs up (no xenstored yet), then xenstored's socket: the daemon
+    // must not settle on its first choice.
+    Xenstored xsd;
+    TempDir dir("xsd-auto");
+    const std::string where = dir / "xenstored";
+    ASSERT_EQ(symlink("/dev/null", where.c_str()), 0);
+    DbusDaemon bus;
+    Process daemon = Process::logging({Stack::daemonPath(), "--bus", bus.address(), "--xenstore",
+                                       "auto"},
+                                      dir / "daemon.log", {{"XENSTORED_PATH", where}});
+    ASSERT_TRUE(waitFor([&] {
+        return readFile(dir / "daemon.log").find("xenbus:" + where) != std::string::npos;
+    })) << readFile(dir / "daemon.log");
+
+    const std::string next = dir / "next";
+    ASSERT_EQ(symlink(xsd.socketPath().c_str(), next.c_str()), 0);
+    ASSERT_EQ(rename(next.c_str(), where.c_str()), 0);
+    Client c(bus.address());
+    EXPECT_TRUE(waitFor([&] {
+        try {
+            return c.Connected() && c.Backend() == "unix:" + where;
+        } catch (const sdbus::Error&) {
+            return false;
+        }
+    })) << readFile(dir / "daemon.log");
+    c.Write("/auto", "found");
+    EXPECT_EQ(xsd.read("/auto"), "found");
 }
