@@ -62,6 +62,9 @@ public:
 
 private:
     void onWatchEvent(const std::string& path, const std::string& token) override;
+    // No verb subscribes to domains (WatchDomains), so none are sent here.
+    void onDomainIntroduced(const uint32_t&) override {}
+    void onDomainReleased(const uint32_t&) override {}
 };
 
 // One open transaction object, as StartTransaction returned it.

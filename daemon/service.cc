@@ -41,6 +41,10 @@ Service::Service(sd_event* loop, sdbus::IConnection& bus, std::string xenstore)
                [this](const std::string& subscriber, std::function<void(bool)> read) {
                    pings_.ping(subscriber, std::move(read));
                }}),
+      domains_(gate_, link_, watches_,
+               [this](const std::string& subscriber, const char* member, uint32_t domid) {
+                   emitDomainSignal(subscriber, member, domid);
+               }),
       transactions_(loop, bus, gate_, data_, atomic_, link_),
       snapshots_(link_),
       memory_(loop)
@@ -210,6 +214,8 @@ void Service::Unwatch(sdbus::Result<>&& result, std::string path, std::string to
 void Service::deliverWatchEvent(const std::string& subscriber, const std::string& path,
                                 const std::string& token)
 {
+    if (subscriber == WatchMultiplexer::Own)
+        return domains_.onSpecialWatchEvent(path);
     // Events are filtered by the subscriber's rules at delivery: a watch on
     // /a also reports /a/secret, which a rule may withhold.
     const Caller* who = gate_.caller(subscriber);
@@ -307,62 +313,63 @@ void Service::WriteIfAbsent(sdbus::Result<bool, std::string>&& result, std::stri
 
 // --- domains ---------------------------------------------------------------
 
-template <class... T>
-void Service::domainCall(const Answer<T...>& a, Access access, std::vector<uint32_t> domids,
-                         std::function<void(xs::Client&)> go)
-{
-    for (uint32_t d : domids)
-        if (auto v = xs::checkDomid(d))
-            return a.fail(errors::InvalidArgument, a.what() + ": " + *v);
-    gate_.admit(a, access, domainAccessPath(domids.front()), std::move(go));
-}
-
 void Service::GetDomainPath(sdbus::Result<std::string>&& result, uint32_t domid)
 {
-    auto a = answer(std::move(result), "GetDomainPath", std::to_string(domid));
-    domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
-        c.getDomainPath(domid, a.relay());
-    });
+    domains_.getDomainPath(answer(std::move(result), "GetDomainPath", std::to_string(domid)), domid);
 }
 
 void Service::IsDomainIntroduced(sdbus::Result<bool>&& result, uint32_t domid)
 {
-    auto a = answer(std::move(result), "IsDomainIntroduced", std::to_string(domid));
-    domainCall(a, Access::Read, {domid}, [a, domid](xs::Client& c) {
-        c.isDomainIntroduced(domid, a.relay());
-    });
+    domains_.isDomainIntroduced(answer(std::move(result), "IsDomainIntroduced", std::to_string(domid)),
+                                domid);
 }
 
 void Service::IntroduceDomain(sdbus::Result<>&& result, uint32_t domid, uint64_t mfn, uint32_t port)
 {
-    auto a = answer(std::move(result), "IntroduceDomain", std::to_string(domid));
-    domainCall(a, Access::Admin, {domid}, [a, domid, mfn, port](xs::Client& c) {
-        c.introduce(domid, mfn, port, a.relay());
-    });
+    domains_.introduce(answer(std::move(result), "IntroduceDomain", std::to_string(domid)), domid,
+                       mfn, port);
 }
 
 void Service::ReleaseDomain(sdbus::Result<>&& result, uint32_t domid)
 {
-    auto a = answer(std::move(result), "ReleaseDomain", std::to_string(domid));
-    domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
-        c.release(domid, a.relay());
-    });
+    domains_.release(answer(std::move(result), "ReleaseDomain", std::to_string(domid)), domid);
 }
 
 void Service::ResumeDomain(sdbus::Result<>&& result, uint32_t domid)
 {
-    auto a = answer(std::move(result), "ResumeDomain", std::to_string(domid));
-    domainCall(a, Access::Admin, {domid}, [a, domid](xs::Client& c) {
-        c.resume(domid, a.relay());
-    });
+    domains_.resume(answer(std::move(result), "ResumeDomain", std::to_string(domid)), domid);
 }
 
 void Service::SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t target)
 {
-    auto a = answer(std::move(result), "SetTarget", std::to_string(domid));
-    domainCall(a, Access::Admin, {domid, target}, [a, domid, target](xs::Client& c) {
-        c.setTarget(domid, target, a.relay());
-    });
+    domains_.setTarget(answer(std::move(result), "SetTarget", std::to_string(domid)), domid, target);
+}
+
+void Service::WatchDomains(sdbus::Result<>&& result)
+{
+    domains_.watch(answer(std::move(result), "WatchDomains"));
+}
+
+void Service::UnwatchDomains(sdbus::Result<>&& result)
+{
+    domains_.unwatch(answer(std::move(result), "UnwatchDomains"));
+}
+
+void Service::ListDomains(sdbus::Result<std::vector<uint32_t>>&& result)
+{
+    domains_.list(answer(std::move(result), "ListDomains"));
+}
+
+void Service::emitDomainSignal(const std::string& subscriber, const char* member, uint32_t domid)
+{
+    try {
+        auto signal = getObject().createSignal(INTERFACE_NAME, member);
+        signal << domid;
+        signal.setDestination(subscriber);  // unicast, as WatchEvent
+        getObject().emitSignal(signal);
+    } catch (const sdbus::Error& e) {
+        log::warning("cannot send ", member, "(", domid, ") to ", subscriber, ": ", e.getMessage());
+    }
 }
 
 // --- lifecycle -------------------------------------------------------------
@@ -373,6 +380,7 @@ void Service::callerLeft(const std::string& name)
     bool held = watches_.subscriptionsOf(name) > 0;
     watches_.dropSubscriber(link_.client(), name);
     transactions_.ownerLeft(name);
+    domains_.callerLeft(name);
     snapshots_.forget(name);
     outbox_.forget(name);
     gate_.forget(name);
@@ -398,6 +406,7 @@ void Service::onConnected()
         });
     }
     watches_.onConnected(*client);
+    domains_.onConnected(*client);
     // Backend too: "auto" may have found another way to xenstored this time.
     getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Connected", "Backend"});
     changed();

@@ -20,6 +20,7 @@
 #include "daemon/answer.h"
 #include "daemon/atomic_calls.h"
 #include "daemon/data_methods.h"
+#include "daemon/domains.h"
 #include "daemon/gate.h"
 #include "daemon/memory_release.h"
 #include "daemon/pending_per_caller.h"
@@ -105,6 +106,9 @@ private:
     void ReleaseDomain(sdbus::Result<>&& result, uint32_t domid) override;
     void ResumeDomain(sdbus::Result<>&& result, uint32_t domid) override;
     void SetTarget(sdbus::Result<>&& result, uint32_t domid, uint32_t target) override;
+    void WatchDomains(sdbus::Result<>&& result) override;
+    void UnwatchDomains(sdbus::Result<>&& result) override;
+    void ListDomains(sdbus::Result<std::vector<uint32_t>>&& result) override;
 
     bool Connected() override { return link_.connected(); }
     std::string Backend() override { return link_.backend().describe(); }
@@ -121,10 +125,6 @@ private:
 
     template <class... T>
     Answer<T...> answer(sdbus::Result<T...>&& result, const char* method, std::string subject = {});
-    // The domain methods: domid checks, then `access` on the domain's path.
-    template <class... T>
-    void domainCall(const Answer<T...>& a, Access access, std::vector<uint32_t> domids,
-                    std::function<void(xs::Client&)> go);
 
     void deliverWatchEvent(const std::string& subscriber, const std::string& path,
                            const std::string& token);
@@ -133,6 +133,8 @@ private:
                                               const std::string& path, const std::string& token);
     // Whether sd-bus still has messages to write out.
     bool busWriting();
+    // DomainIntroduced or DomainReleased, to one subscriber.
+    void emitDomainSignal(const std::string& subscriber, const char* member, uint32_t domid);
     void callerLeft(const std::string& name);
     void onConnected();
     void onDisconnected(const std::string& reason);
@@ -156,6 +158,7 @@ private:
     // Whether a subscriber reads what it is sent (for the outbox).
     PeerPings pings_;
     WatchEventOutbox outbox_;
+    Domains domains_;
     TransactionRegistry transactions_;
     SnapshotQueue snapshots_;
     MemoryRelease memory_;  // after each Snapshot: what the walk took goes back

@@ -110,7 +110,7 @@ bool WatchMultiplexer::add(const std::string& path, Upstream& up, const Key& key
     if (!up.subscribers.insert(key).second)
         return false;
     bySubscriber_[key.first].emplace(path, key.second);
-    ++subscriptions_;
+    subscriptions_ += key.first != Own;
     return true;
 }
 
@@ -118,7 +118,7 @@ bool WatchMultiplexer::remove(const std::string& path, Upstream& up, const Key& 
 {
     if (!up.subscribers.erase(key))
         return false;
-    --subscriptions_;
+    subscriptions_ -= key.first != Own;
     if (auto s = bySubscriber_.find(key.first); s != bySubscriber_.end()) {
         s->second.erase({path, key.second});
         if (s->second.empty())
@@ -168,7 +168,7 @@ void WatchMultiplexer::dropSubscriber(xs::Client* client, const std::string& sub
         auto it = byPath_.find(path);
         if (it == byPath_.end() || !it->second.subscribers.erase({subscriber, token}))
             continue;
-        --subscriptions_;
+        subscriptions_ -= subscriber != Own;
         if (it->second.subscribers.empty() && it->second.waiting.empty())
             release(client, path);
     }
@@ -224,11 +224,40 @@ void WatchMultiplexer::onDisconnected()
     }
 }
 
+void WatchMultiplexer::fire(const std::string& path)
+{
+    auto it = byPath_.find(path);
+    if (it == byPath_.end())
+        return;
+    for (const auto& [subscriber, token] : it->second.subscribers)
+        deliver_(subscriber, path, token);
+}
+
+bool WatchMultiplexer::forCallers(const Upstream& up)
+{
+    for (const auto& key : up.subscribers)
+        if (key.first != Own)
+            return true;
+    for (const auto& w : up.waiting)
+        if (w.key.first != Own)
+            return true;
+    return false;
+}
+
+std::vector<std::string> WatchMultiplexer::watchedPaths() const
+{
+    std::vector<std::string> paths;
+    for (const auto& [path, up] : byPath_)
+        if (forCallers(up))
+            paths.push_back(path);
+    return paths;
+}
+
 size_t WatchMultiplexer::watchCount() const
 {
     size_t n = 0;
     for (const auto& [path, up] : byPath_)
-        n += up.state != State::Down;
+        n += up.state != State::Down && forCallers(up);
     return n;
 }
 

@@ -47,6 +47,11 @@ public:
 
     explicit WatchMultiplexer(Deliver deliver) : deliver_(std::move(deliver)) {}
 
+    // The subscriber name of the daemon's own watches (no bus name is
+    // empty): they share upstream watches with callers' but are not counted
+    // in watchCount() or subscriptionCount(), which describe the callers'.
+    static inline const std::string Own;
+
     // Subscribes; done runs once XenStore holds the watch (or refused it),
     // and the subscriber's initial event follows right after a success.
     // `client` is null while disconnected.
@@ -66,7 +71,13 @@ public:
     void onConnected(xs::Client& client);
     void onDisconnected();
 
-    // XenStore watches held (or being placed) upstream.
+    // Delivers an event for `path` to each subscriber of that watched path,
+    // as if XenStore had fired it (for a change XenStore makes silently).
+    void fire(const std::string& path);
+    // The paths callers watch (each once).
+    std::vector<std::string> watchedPaths() const;
+
+    // XenStore watches held (or being placed) upstream for callers.
     size_t watchCount() const;
     size_t subscriptionCount() const { return subscriptions_; }
     size_t subscriptionsOf(const std::string& subscriber) const;
@@ -93,6 +104,8 @@ private:
         std::deque<Waiter> waiting;  // in the order they were asked for
     };
 
+    // Whether a caller (not only the daemon) subscribes or waits to.
+    static bool forCallers(const Upstream& up);
     void registerUpstream(xs::Client& client, const std::string& path, Upstream& up);
     void onRegistered(xs::Client& client, const std::string& path, const std::string& token,
                       const std::optional<xs::Error>& error);

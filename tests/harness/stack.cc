@@ -55,6 +55,34 @@ void Client::onPropertiesChanged(const std::string& interfaceName,
     cv_.notify_all();
 }
 
+void Client::onDomainIntroduced(const uint32_t& domid)
+{
+    std::lock_guard lock(mutex_);
+    domainSignals_.push_back({"DomainIntroduced", domid, events_.size()});
+    cv_.notify_all();
+}
+
+void Client::onDomainReleased(const uint32_t& domid)
+{
+    std::lock_guard lock(mutex_);
+    domainSignals_.push_back({"DomainReleased", domid, events_.size()});
+    cv_.notify_all();
+}
+
+std::vector<DomainSignal> Client::domainSignals() const
+{
+    std::lock_guard lock(mutex_);
+    return domainSignals_;
+}
+
+std::vector<DomainSignal> Client::waitForDomainSignals(size_t n,
+                                                       std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [&] { return domainSignals_.size() >= n; });
+    return domainSignals_;
+}
+
 std::vector<bool> Client::connectedChanges() const
 {
     std::lock_guard lock(mutex_);

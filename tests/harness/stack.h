@@ -34,6 +34,14 @@ struct WatchEvent {
     bool operator==(const WatchEvent&) const = default;
 };
 
+// DomainIntroduced(domid) or DomainReleased(domid), and how many
+// WatchEvents the client had received before it (for their order).
+struct DomainSignal {
+    std::string member;
+    uint32_t domid = 0;
+    size_t watchEventsBefore = 0;
+};
+
 // One client connection to the daemon, with its own bus connection and
 // event-loop thread; collects the WatchEvent signals it receives.
 class Client final : public sdbus::ProxyInterfaces<org::xenproject::XenStore1_proxy,
@@ -55,9 +63,15 @@ public:
     void clearEvents();
     // Values of Connected announced by PropertiesChanged, in order.
     std::vector<bool> connectedChanges() const;
+    // DomainIntroduced/DomainReleased received; waits until at least n.
+    std::vector<DomainSignal> domainSignals() const;
+    std::vector<DomainSignal> waitForDomainSignals(
+        size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
 private:
     void onWatchEvent(const std::string& path, const std::string& token) override;
+    void onDomainIntroduced(const uint32_t& domid) override;
+    void onDomainReleased(const uint32_t& domid) override;
     void onPropertiesChanged(const std::string& interfaceName,
                              const std::map<std::string, sdbus::Variant>& changed,
                              const std::vector<std::string>& invalidated) override;
@@ -66,6 +80,7 @@ private:
     mutable std::condition_variable cv_;
     std::vector<WatchEvent> events_;
     std::vector<bool> connectedChanges_;
+    std::vector<DomainSignal> domainSignals_;
 };
 
 // A transaction object, driven by the client that started it (or, to test

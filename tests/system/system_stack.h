@@ -82,12 +82,22 @@ inline Output busctlAsNobody(Stack& stack, const std::string& method,
 
 // `xsd-test-client … watch` (tests/system/test_client.cc) running as uid/gid
 // 65534: subscribes to (path, token) pairs and prints one line per Watch
-// result and per event.
+// result and per event. Or any other mode of the client that stays.
 class NobodyWatcher {
 public:
     NobodyWatcher(Stack& stack, const std::vector<std::pair<std::string, std::string>>& watches)
+        : NobodyWatcher(Mode{{"watch"}}, stack, watches)
     {
-        std::vector<std::string> argv{XSD_TEST_CLIENT, stack.address(), "watch"};
+    }
+    // The client's arguments after the bus address: {"watch-domains"}.
+    struct Mode {
+        std::vector<std::string> args;
+    };
+    NobodyWatcher(const Mode& mode, Stack& stack,
+                  const std::vector<std::pair<std::string, std::string>>& watches = {})
+    {
+        std::vector<std::string> argv{XSD_TEST_CLIENT, stack.address()};
+        argv.insert(argv.end(), mode.args.begin(), mode.args.end());
         for (const auto& [path, token] : watches)
             argv.insert(argv.end(), {path, token});
         argv = asNobodyCommand(argv);

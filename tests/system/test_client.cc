@@ -10,6 +10,12 @@
 //       watch /pubx t: error org.xenproject.XenStore1.Error.AccessDenied: <message>
 //       event /pub/x t
 //
+//   xsd-test-client BUS-ADDRESS watch-domains
+//     calls WatchDomains, then prints every domain signal until it is killed:
+//       name :1.43
+//       watch-domains: ok
+//       DomainReleased 5
+//
 //   xsd-test-client BUS-ADDRESS tx-write PATH VALUE
 //     starts a transaction, writes PATH=VALUE in it, commits, and exits:
 //       start: ok
@@ -31,6 +37,7 @@ constexpr const char* TransactionInterface = "org.xenproject.XenStore1.Transacti
 int usage()
 {
     std::fprintf(stderr, "usage: xsd-test-client BUS-ADDRESS watch PATH TOKEN [PATH TOKEN]...\n"
+                         "       xsd-test-client BUS-ADDRESS watch-domains\n"
                          "       xsd-test-client BUS-ADDRESS tx-write PATH VALUE\n");
     return 2;
 }
@@ -61,6 +68,24 @@ int watch(sdbus::IConnection& conn, int argc, char** argv)
     }
     // Events that arrived during the calls above wait in the connection's
     // queue; the loop delivers them in order, then every later one.
+    conn.enterEventLoop();
+    return 0;
+}
+
+int watchDomains(sdbus::IConnection& conn)
+{
+    auto daemon = sdbus::createProxy(conn, BusName, ObjectPath);
+    for (const char* member : {"DomainIntroduced", "DomainReleased"})
+        daemon->uponSignal(member).onInterface(Interface).call(
+            [member](uint32_t domid) { std::printf("%s %u\n", member, domid); });
+    daemon->finishRegistration();
+    std::printf("name %s\n", conn.getUniqueName().c_str());
+    try {
+        daemon->callMethod("WatchDomains").onInterface(Interface);
+        std::printf("watch-domains: ok\n");
+    } catch (const sdbus::Error& e) {
+        error("watch-domains", e);
+    }
     conn.enterEventLoop();
     return 0;
 }
@@ -103,6 +128,8 @@ int main(int argc, char** argv)
     auto conn = sdbus::createSessionBusConnectionWithAddress(argv[1]);
     if (std::strcmp(argv[2], "watch") == 0 && argc >= 5 && (argc - 3) % 2 == 0)
         return watch(*conn, argc - 3, argv + 3);
+    if (std::strcmp(argv[2], "watch-domains") == 0 && argc == 3)
+        return watchDomains(*conn);
     if (std::strcmp(argv[2], "tx-write") == 0 && argc == 5)
         return txWrite(*conn, argv[3], argv[4]);
     return usage();
