@@ -73,7 +73,13 @@ void XenStoreLink::attempt()
         },
         MaxInFlight);
     if (!client_->connected()) {
-        log::error("cannot watch the xenstored connection in the event loop");
+        // epoll refuses some descriptors (/dev/null, a regular file): say
+        // which way that was, once per outage, as for a failed open.
+        why = "xenstored at " + backend_.describe() +
+              " cannot be watched in the event loop (not a socket or xenbus device?)";
+        if (why != lastFailure_)
+            log::warning(why, "; retrying");
+        lastFailure_ = why;
         scheduleRetry();
         return firstAttemptDone();
     }
