@@ -356,7 +356,8 @@ void Client::dispatch(Message& msg)
         std::string name = stripNul(msg.payload);
         return complete(req, requestError(Error::Kind::XenStore, name,
                                           describeRequest(req.type, req.subject),
-                                          std::string(errnoDescription(name))));
+                                          std::string(errorDescription(
+                                              req.type, req.tx != NoTransaction, name))));
     }
     complete(req, std::move(msg.payload));
 }

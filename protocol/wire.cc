@@ -43,4 +43,28 @@ std::string_view errnoDescription(std::string_view name)
     return it != std::end(XenStoreErrnos) ? it->description : "unknown error";
 }
 
+std::string_view errorDescription(MessageType request, bool inTransaction, std::string_view name)
+{
+    if (name != "EQUOTA")
+        return errnoDescription(name);
+    // oxenstored's names for the quotas (oxenstored.conf), so that the
+    // message says what an administrator would raise.
+    switch (request) {
+    case MessageType::Watch:
+        return "the domain's quota of watches is reached (oxenstored's quota-maxwatch)";
+    case MessageType::TransactionStart:
+        return "the domain's quota of open transactions is reached (oxenstored's "
+               "quota-transaction)";
+    case MessageType::Write:
+    case MessageType::Mkdir:
+    case MessageType::SetPerms:
+        if (inTransaction)
+            return "the domain's quota of nodes (quota-maxentity) or of requests in one "
+                   "transaction (quota-maxrequests) is reached";
+        return "the domain's quota of nodes is reached (oxenstored's quota-maxentity)";
+    default:
+        return errnoDescription(name);
+    }
+}
+
 }  // namespace xs

@@ -102,6 +102,10 @@ inline constexpr ErrnoEntry XenStoreErrnos[] = {
 bool isXenStoreErrno(std::string_view name);
 // A short description of an errno name for messages ("no such node").
 std::string_view errnoDescription(std::string_view name);
+// The same, for the answer to a `request` of that type (in a transaction
+// or not): where one errno stands for several things — EQUOTA, for one of
+// the domain's quotas — it names the one that request can reach.
+std::string_view errorDescription(MessageType request, bool inTransaction, std::string_view name);
 
 // The special watch paths xenstored fires on domain creation/destruction.
 inline constexpr std::string_view IntroduceDomain = "@introduceDomain";
