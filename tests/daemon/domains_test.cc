@@ -8,8 +8,10 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <thread>
 
+#include "tests/harness/failure.h"
 #include "tests/harness/guest.h"
 #include "tests/harness/stack.h"
 
@@ -20,23 +22,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 namespace {
-
-std::string err(const std::string& name)
-{
-    return ErrorPrefix + name;
-}
-
-// The name and message of the error a call failed with.
-template <class F>
-std::pair<std::string, std::string> failure(F&& f)
-{
-    try {
-        f();
-    } catch (const sdbus::Error& e) {
-        return {e.getName(), e.getMessage()};
-    }
-    return {};
-}
 
 std::vector<std::pair<std::string, uint32_t>> members(const std::vector<DomainSignal>& signals)
 {
@@ -338,4 +323,28 @@ TEST_F(Domains, AWatcherIsToldAfterAReleaseThroughTheDaemonToo)
     auto events = w->waitForEvents(2);
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[1], (WatchEvent{"/local/domain/5/data", "d"}));
+}
+
+// --- the README's example ----------------------------------------------------
+
+TEST_F(Domains, TheReadmesMonitorExampleSeesEachDomainComeAndGo)
+{
+    auto g5 = guest(5), g7 = guest(7);
+    introduce(*c, *g7);
+    TempDir dir("watch-domains");
+    const std::string log = dir / "out";
+    Process monitor = Process::logging(
+        {"/usr/bin/python3", std::string(std::getenv("XSD_EXAMPLES")) + "/watch-domains.py",
+         stack.address()},
+        log, {});
+    auto printed = [&](const std::string& line) {
+        return waitFor([&] { return readFile(log).find(line + "\n") != std::string::npos; });
+    };
+    ASSERT_TRUE(printed("introduced: 7")) << readFile(log);
+    introduce(*c, *g5);
+    EXPECT_TRUE(printed("DomainIntroduced 5")) << readFile(log);
+    g5->die();
+    EXPECT_TRUE(printed("DomainReleased 5")) << readFile(log);
+    c->ReleaseDomain(7);
+    EXPECT_TRUE(printed("DomainReleased 7")) << readFile(log);
 }

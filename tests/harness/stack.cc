@@ -136,7 +136,7 @@ Stack::Stack(Options options)
         throw std::runtime_error("xenstore-dbusd did not become ready; its log:\n" + daemonLog());
 }
 
-void Stack::startDaemon()
+void Stack::startDaemon(const std::vector<std::string>& extraArgs)
 {
     std::vector<std::string> argv{daemonPath(), "--bus", address(), "--xenstore",
                                   xenstored_.backend()};
@@ -145,6 +145,7 @@ void Stack::startDaemon()
     if (options_.verbose)
         argv.push_back("--verbose");
     argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
+    argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
     daemon_ = Process::logging(argv, dir_ / "daemon.log", options_.env);
 }
 

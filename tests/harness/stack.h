@@ -137,7 +137,9 @@ public:
     std::string daemonLog() const;
     std::string configPath() const { return dir_ / "config.json"; }
 
-    void startDaemon();
+    // `extraArgs` go after the options' own (a later --xenstore wins: a
+    // test whose way to xenstored exists only once the stack does).
+    void startDaemon(const std::vector<std::string>& extraArgs = {});
     // Waits until the daemon owns its name and is connected to xenstored.
     bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(15));
     int stopDaemon(int sig = 15);
