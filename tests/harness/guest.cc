@@ -95,6 +95,15 @@ GuestDomain::GuestDomain(std::string sandbox, unsigned domid)
     setState("running", false);
 }
 
+GuestDomain::GuestDomain(std::string sandbox, unsigned domid, Existing)
+    : sandbox_(std::move(sandbox)), domid_(domid)
+{
+    if (!std::filesystem::exists(dir() + "/page")) {
+        errno = ENOENT;
+        fail("no domain " + std::to_string(domid_) + " in " + sandbox_);
+    }
+}
+
 std::string GuestDomain::dir() const
 {
     return sandbox_ + "/domains/" + std::to_string(domid_);

@@ -46,6 +46,10 @@ class GuestDomain {
 public:
     // Domain `domid` now exists (running) in `sandbox`, with an empty page.
     GuestDomain(std::string sandbox, unsigned domid);
+    // Domain `domid` as made earlier in `sandbox`, perhaps by another
+    // process (the xenstore-dbus-guest tool): nothing is reset.
+    struct Existing {};
+    GuestDomain(std::string sandbox, unsigned domid, Existing);
     GuestDomain(const GuestDomain&) = delete;
     GuestDomain& operator=(const GuestDomain&) = delete;
 
