@@ -21,13 +21,16 @@
 //   memory:      the daemon's resident size idle, then idle again after a
 //                burst of Snapshots of 10,000 nodes (first, on a fresh
 //                daemon), and with 10,000 subscriptions
+//   domains:     with 200 introduced guests, one guest's death to
+//                DomainReleased at a subscriber, and the XenStore requests it
+//                took, vs one IS_DOMAIN_INTRODUCED round trip
 //
 // It starts its own oxenstored, dbus-daemon, xenstore-dbusd (the test
 // harness's Stack) and bus floor, so it needs nothing running. Usage:
 //   xenstore-dbus-bench [--quick] [--rounds N] [--seconds S] [--only PARTS]
 // (throughput: each kind of call measured N times for S seconds, in turns;
 // fan-out: N rounds; PARTS: some of latency,throughput,atomic,listing,
-// fanout,memory, comma-separated)
+// fanout,memory,domains, comma-separated)
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -52,6 +55,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bench/bus_floor.h"
+#include "bench/domain_death.h"
 #include "protocol/codec.h"
 #include "protocol/transport.h"
 #include "tests/harness/stack.h"
@@ -150,6 +154,10 @@ public:
     BlockingXenStore& operator=(const BlockingXenStore&) = delete;
 
     std::string read(const std::string& path) { return request(xs::MessageType::Read, path + '\0'); }
+    bool isDomainIntroduced(uint32_t domid)
+    {
+        return request(xs::MessageType::IsDomainIntroduced, std::to_string(domid) + '\0').starts_with("T");
+    }
     void write(const std::string& path, const std::string& value)
     {
         request(xs::MessageType::Write, path + '\0' + value);
@@ -683,7 +691,7 @@ int main(int argc, char** argv)
         else {
             std::fprintf(stderr,
                          "usage: %s [--quick] [--rounds N] [--seconds S] "
-                         "[--only latency,throughput,atomic,listing,fanout,memory]\n",
+                         "[--only latency,throughput,atomic,listing,fanout,memory,domains]\n",
                          argv[0]);
             return 2;
         }
@@ -816,5 +824,9 @@ int main(int argc, char** argv)
         atomicCalls(caller, n);
     if (part("listing"))
         listing(stack, caller, direct, quick ? 3 : 5);
+    // Last too: 200 guests the parts above need not see.
+    if (part("domains"))
+        domainDeath(stack, 200, quick ? 3 : 15,
+                    [&](uint32_t d) { return direct.isDomainIntroduced(d); });
     return 0;
 }
