@@ -103,7 +103,7 @@ void domainDeath(Stack& stack, int guests, int deaths, const std::function<bool(
     std::vector<double> requests;
     int missed = 0;
     auto requestsSoFar = [&] {
-        return xsd.countAccessLog({"isintroduced"}) + xsd.countAccessLog({" directory "}) +
+        return xsd.countAccessLog({" is introduced "}) + xsd.countAccessLog({" directory "}) +
                xsd.countAccessLog({" read "});
     };
     for (int i = 0; i < deaths && i < guests; ++i) {
