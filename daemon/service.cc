@@ -81,6 +81,7 @@ void Service::start()
 void Service::setConfig(std::shared_ptr<const Config> config)
 {
     transactions_.setPerCallerLimit(config->limits.transactionsPerCaller);
+    transactions_.setTotalLimit(config->limits.transactionsTotal);
     transactions_.setIdleTimeoutSeconds(config->limits.transactionIdleTimeoutS);
     outbox_.setBacklogLimit(config->limits.queuedWatchEvents);
     outbox_.setPerSubscriberLimit(config->limits.queuedWatchEventsPerSubscriber);
@@ -174,6 +175,11 @@ void Service::Watch(sdbus::Result<>&& result, std::string path, std::string toke
             return a.fail(errors::LimitExceeded, a.what() + ": the caller already holds " +
                                                      std::to_string(max) +
                                                      " watches (watches_per_caller)");
+        const unsigned maxAll = gate_.config().limits.watchesTotal;
+        if (watches_.subscriptionCount() + watchesStarting_.total() >= maxAll)
+            return a.fail(errors::LimitExceeded,
+                          a.what() + ": the daemon already holds " + std::to_string(maxAll) +
+                              " watches for all callers together (watches_total)");
         watchesStarting_.add(a.sender());
         watches_.subscribe(&client, a.sender(), path, token,
                            [this, a, path, token](const std::optional<xs::Error>& error) {

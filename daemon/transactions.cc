@@ -274,6 +274,10 @@ void TransactionRegistry::start(xs::Client& client, const Answer<sdbus::ObjectPa
                                std::to_string(perCaller_) +
                                " transactions open (transactions_per_caller)");
     makeRoom(owner);
+    if (byPath_.size() + starting_.total() >= total_)
+        return answer.fail(errors::LimitExceeded,
+                           "StartTransaction: the daemon already holds " + std::to_string(total_) +
+                               " transactions for all callers together (transactions_total)");
     starting_.add(owner);
     const uint64_t generation = link_.generation();
     client.transactionStart([this, answer, owner, generation](xs::Result<xs::TxId> r) {

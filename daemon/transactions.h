@@ -119,6 +119,8 @@ public:
 
     void setIdleTimeoutSeconds(unsigned s) { idleUsec_ = uint64_t(s) * 1'000'000; }
     void setPerCallerLimit(unsigned n) { perCaller_ = n; }
+    // Objects of all callers together (transactions_total).
+    void setTotalLimit(unsigned n) { total_ = n; }
     // Runs when a transaction opens or ends, whatever ended it: openCount()
     // changed (STATUS= reports it).
     void onOpenCountChanged(std::function<void()> f) { openCountChanged_ = std::move(f); }
@@ -151,6 +153,7 @@ private:
     XenStoreLink& link_;
     uint64_t idleUsec_ = 60'000'000;
     unsigned perCaller_ = 8;
+    unsigned total_ = 1024;
     uint64_t next_ = 1;
     uint64_t ends_ = 0;  // transactions ended for a reason their owner did not choose
     std::map<std::string, std::shared_ptr<Transaction>> byPath_;

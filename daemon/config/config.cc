@@ -47,6 +47,8 @@ constexpr LimitField limitFields[] = {
     {"queued_watch_events", &Limits::queuedWatchEvents, 16777216},
     {"queued_watch_events_per_subscriber", &Limits::queuedWatchEventsPerSubscriber, 16777216},
     {"pending_calls_total", &Limits::pendingCallsTotal, 1048576},
+    {"watches_total", &Limits::watchesTotal, 1048576},
+    {"transactions_total", &Limits::transactionsTotal, 65536},
     // Below the 25 s a D-Bus caller waits by default: it hears why.
     {"xenstored_timeout_s", &Limits::xenstoredTimeoutS, 24},
     {"atomic_call_retries", &Limits::atomicCallRetries, 100},

@@ -36,6 +36,12 @@ struct Limits {
     // Not per caller: calls in flight for all callers together, those of
     // callers that left the bus included, until each is answered.
     unsigned pendingCallsTotal = 4096;
+    // Not per caller: subscriptions of all callers together (each holds a
+    // path and token of up to 4 KB), and transaction objects (ended ones
+    // waiting for their owner included). One user may open hundreds of
+    // connections, each with its own per-caller allowance.
+    unsigned watchesTotal = 16384;
+    unsigned transactionsTotal = 1024;
     // How long xenstored may leave a request unanswered before the daemon
     // treats it as gone and reconnects (callers wait 25 s by default).
     unsigned xenstoredTimeoutS = 10;

@@ -647,3 +647,36 @@ TEST(SlowSubscriber, OneThatNeverReadsCostsTheOthersNothing)
     EXPECT_EQ(good->waitForEvents(2 + Writes).back(), (WatchEvent{"/busy/after", "good"}));
 }
 
+
+// Beyond the list: watches_per_caller and transactions_per_caller bound one
+// connection, but one user may open hundreds (256 on the system bus), each
+// with an allowance of its own: 256 x 256 subscriptions with paths and
+// tokens of 4 KB would hold some 270 MB. The totals bound all callers
+// together.
+TEST(TotalLimits, WatchesAndTransactionsOfAllCallersTogetherAreBounded)
+{
+    Stack::Options o;
+    o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch", "admin"]}],
+                   "limits": {"watches_per_caller": 4, "watches_total": 6,
+                              "transactions_per_caller": 2, "transactions_total": 3}})";
+    Stack stack(o);
+    auto a = stack.client();
+    auto b = stack.client();
+    for (int i = 0; i < 4; ++i)
+        a->Watch("/a", "t" + std::to_string(i));
+    b->Watch("/b", "t0");
+    b->Watch("/b", "t1");
+    auto [name, message] = failure([&] { b->Watch("/b", "t2"); });
+    EXPECT_EQ(name, LimitExceeded);
+    EXPECT_THAT(message, HasSubstr("watches_total"));
+    a->Unwatch("/a", "t0");
+    b->Watch("/b", "t2");
+    EXPECT_EQ(a->SubscriptionCount(), 6u);
+
+    auto t1 = a->StartTransaction();
+    auto t2 = a->StartTransaction();
+    auto t3 = b->StartTransaction();
+    auto [tname, tmessage] = failure([&] { b->StartTransaction(); });
+    EXPECT_EQ(tname, LimitExceeded);
+    EXPECT_THAT(tmessage, HasSubstr("transactions_total"));
+}
