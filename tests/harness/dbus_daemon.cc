@@ -1,5 +1,6 @@
 #include "tests/harness/dbus_daemon.h"
 
+#include <filesystem>
 #include <stdexcept>
 
 #ifndef XSD_POLICY_FILE
@@ -27,7 +28,8 @@ DbusDaemon::DbusDaemon(std::vector<std::string> policyFiles)
     std::string includes;
     for (const auto& f : policyFiles)
         includes += "  <include>" + f + "</include>\n";
-    replace("  <include>@POLICY@</include>\n", includes);
+    replace("  <include>@POLICY@</include>\n", includes + "  <servicedir>" + serviceDir() + "</servicedir>\n");
+    std::filesystem::create_directory(serviceDir());
     writeFile(dir_ / "bus.conf", config);
     // Its own log: as root it complains that it cannot raise its fd limit.
     proc_ = Process::logging({"dbus-daemon", "--config-file=" + (dir_ / "bus.conf"), "--nofork",

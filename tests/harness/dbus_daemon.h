@@ -19,6 +19,10 @@ public:
     // unix:path=…, for --address / --bus / DBUS_SYSTEM_BUS_ADDRESS.
     const std::string& address() const { return address_; }
     pid_t pid() const { return proc_.pid(); }
+    // Where the bus looks for activatable services ([D-BUS Service] files,
+    // read when a call names a service nobody owns). Empty until a test
+    // writes one; activation execs Exec= directly (no launch helper).
+    std::string serviceDir() const { return dir_ / "services"; }
 
     static std::string defaultPolicy();
 
