@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "tests/harness/failure.h"
+#include "tests/harness/call_failure.h"
 #include "tests/harness/guest.h"
 #include "tests/harness/stack.h"
 
@@ -85,7 +85,7 @@ TEST_F(Domains, ReleaseTwiceOrOfAnUnknownDomainSaysItIsNotIntroduced)
     c->ReleaseDomain(5);
     EXPECT_FALSE(c->IsDomainIntroduced(5));
     for (uint32_t d : {5u, 9u}) {
-        auto [name, message] = failure([&] { c->ReleaseDomain(d); });
+        auto [name, message] = errorAndMessage([&] { c->ReleaseDomain(d); });
         EXPECT_EQ(name, err("InvalidArgument")) << d;
         EXPECT_THAT(message, HasSubstr("domain " + std::to_string(d) + " is not introduced"));
         EXPECT_THAT(message, HasSubstr("(EINVAL)"));
@@ -97,7 +97,7 @@ TEST_F(Domains, ResumeActsOnIntroducedDomainsOnly)
     auto g = guest(5);
     introduce(*c, *g);
     c->ResumeDomain(5);
-    auto [name, message] = failure([&] { c->ResumeDomain(7); });
+    auto [name, message] = errorAndMessage([&] { c->ResumeDomain(7); });
     EXPECT_EQ(name, err("InvalidArgument"));
     EXPECT_THAT(message, HasSubstr("domain 7 is not introduced"));
 }
@@ -116,14 +116,14 @@ TEST_F(Domains, SetTargetLetsADomainActOnItsTargetsNodes)
     as5.write("/local/domain/8/data/state", "running");
     EXPECT_EQ(c->Read("/local/domain/8/data/state"), "running");
 
-    auto [name, message] = failure([&] { c->SetTarget(7, 8); });
+    auto [name, message] = errorAndMessage([&] { c->SetTarget(7, 8); });
     EXPECT_EQ(name, err("NoEntry"));
     EXPECT_THAT(message, HasSubstr("domain 7 is not introduced"));
 }
 
 TEST_F(Domains, IntroducingADomainXenstoredCannotMapSaysSo)
 {
-    auto [name, message] = failure([&] { c->IntroduceDomain(9, 0x1234, 1); });  // no page
+    auto [name, message] = errorAndMessage([&] { c->IntroduceDomain(9, 0x1234, 1); });  // no page
     EXPECT_EQ(name, err("InvalidArgument"));
     EXPECT_THAT(message, HasSubstr("cannot take domain 9"));
     EXPECT_FALSE(c->IsDomainIntroduced(9));
@@ -247,9 +247,9 @@ TEST_F(Domains, SignalsGoToSubscribersOnly)
     s->UnwatchDomains();
     introduce(*c, *g);
     EXPECT_EQ(settled(*s).size(), 2u);
-    EXPECT_EQ(failure([&] { s->UnwatchDomains(); }).first, err("NoEntry"));
+    EXPECT_EQ(errorAndMessage([&] { s->UnwatchDomains(); }).first, err("NoEntry"));
     s->WatchDomains();
-    EXPECT_EQ(failure([&] { s->WatchDomains(); }).first, err("Exists"));
+    EXPECT_EQ(errorAndMessage([&] { s->WatchDomains(); }).first, err("Exists"));
 }
 
 TEST_F(Domains, ASubscriberThatLeavesTheBusIsDropped)

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <future>
 
-#include "tests/harness/failure.h"
+#include "tests/harness/call_failure.h"
 #include "tests/harness/guest.h"
 #include "tests/harness/pty_relay.h"
 #include "tests/harness/stack.h"
@@ -72,20 +72,20 @@ TEST_F(GuestAgent, RelativePathsAreTheGuestsOwn)
     EXPECT_EQ(c->Read("/local/domain/5/data/greeting"), "hello from the guest");
     EXPECT_EQ(c->GetDomainPath(5), "/local/domain/5");
     // A home is dom0's: the guest reads it but may not write there.
-    EXPECT_EQ(failure([&] { c->Write("name", "renamed"); }).first, err("PermissionDenied"));
+    EXPECT_EQ(errorAndMessage([&] { c->Write("name", "renamed"); }).first, err("PermissionDenied"));
 }
 
 TEST_F(GuestAgent, ADom0OnlyNodeIsDeniedUntilMadeReadable)
 {
     xs().write("/vm/secret", "dom0 only");
-    auto [name, message] = failure([&] { c->Read("/vm/secret"); });
+    auto [name, message] = errorAndMessage([&] { c->Read("/vm/secret"); });
     EXPECT_EQ(name, err("PermissionDenied"));
     EXPECT_THAT(message, HasSubstr("/vm/secret"));
-    EXPECT_EQ(failure([&] { c->Write("/vm/secret", "mine"); }).first, err("PermissionDenied"));
+    EXPECT_EQ(errorAndMessage([&] { c->Write("/vm/secret", "mine"); }).first, err("PermissionDenied"));
 
     xs().tool("xenstore-chmod", {"/vm/secret", "n0", "r5"});
     EXPECT_EQ(c->Read("/vm/secret"), "dom0 only");
-    EXPECT_EQ(failure([&] { c->Write("/vm/secret", "mine"); }).first, err("PermissionDenied"));
+    EXPECT_EQ(errorAndMessage([&] { c->Write("/vm/secret", "mine"); }).first, err("PermissionDenied"));
 }
 
 TEST_F(GuestAgent, AWatchOnANodeTheGuestMayNotReadDeliversNothing)
@@ -120,13 +120,13 @@ TEST_F(GuestAgent, DomainMethodsThatOnlyDom0MayCallAreRefused)
              {"SetTarget", [&] { c->SetTarget(5, 7); }},
              {"IsDomainIntroduced", [&] { c->IsDomainIntroduced(5); }},
          }) {
-        auto [name, message] = failure(call);
+        auto [name, message] = errorAndMessage(call);
         EXPECT_EQ(name, err("PermissionDenied")) << what << ": " << message;
     }
     EXPECT_TRUE(xs().request(::xs::MessageType::IsDomainIntroduced, {"7"}).payload.starts_with("F"))
         << "the guest introduced domain 7";
     // What the daemon adds cannot be had in a guest either, and says why.
-    auto [name, message] = failure([&] { c->ListDomains(); });
+    auto [name, message] = errorAndMessage([&] { c->ListDomains(); });
     EXPECT_EQ(name, err("PermissionDenied"));
     EXPECT_THAT(message, HasSubstr("only dom0"));
 }
@@ -136,7 +136,7 @@ TEST_F(GuestAgent, TheQuotaOfOwnedNodesComesBackAsQuotaNamingIt)
     std::pair<std::string, std::string> refused;
     int written = 0;
     for (; written < 2 * MaxOwnedNodes && refused.first.empty(); ++written)
-        refused = failure([&] { c->Write("data/n" + std::to_string(written), "x"); });
+        refused = errorAndMessage([&] { c->Write("data/n" + std::to_string(written), "x"); });
     EXPECT_EQ(refused.first, err("Quota")) << "after " << written << " writes";
     EXPECT_THAT(refused.second, HasSubstr("nodes"));
     EXPECT_LE(written, MaxOwnedNodes);
@@ -170,7 +170,7 @@ TEST_F(GuestAgent, DistinctPathsPastTheWatchQuotaComeBackAsQuotaNamingIt)
     std::pair<std::string, std::string> refused;
     int placed = 0;
     for (; placed < 2 * MaxWatches && refused.first.empty(); ++placed)
-        refused = failure([&] { c->Watch("data/w" + std::to_string(placed), "t"); });
+        refused = errorAndMessage([&] { c->Watch("data/w" + std::to_string(placed), "t"); });
     EXPECT_EQ(refused.first, err("Quota")) << "after " << placed << " watches";
     EXPECT_THAT(refused.second, HasSubstr("watches"));
     // oxenstored lets a domain hold one more than quota-maxwatch; the
@@ -191,7 +191,7 @@ TEST_F(GuestAgent, TransactionsPastTheQuotaComeBackAsQuotaNamingIt)
     std::pair<std::string, std::string> refused;
     while (refused.first.empty() && open.size() < 2 * MaxTransactions + 2) {
         owners.push_back(stack.client());
-        refused = failure([&] {
+        refused = errorAndMessage([&] {
             auto t = std::make_unique<TransactionClient>(owners.back()->connection(),
                                                          owners.back()->StartTransaction());
             t->Write("data/t" + std::to_string(open.size()), "in a transaction");
