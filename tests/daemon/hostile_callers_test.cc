@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/harness/call_failure.h"
 #include "tests/harness/replies.h"
 #include "tests/harness/stack.h"
 
@@ -182,18 +183,6 @@ std::string hungConfig(unsigned timeoutS, unsigned total)
            "}}";
 }
 
-// The error a call failed with: name and message.
-template <class F>
-std::pair<std::string, std::string> failure(F&& call)
-{
-    try {
-        call();
-    } catch (const sdbus::Error& e) {
-        return {e.getName(), e.getMessage()};
-    }
-    return {};
-}
-
 }  // namespace
 
 // Finding 4: with xenstored stopped, calls waited for ever, Connected stayed
@@ -213,7 +202,7 @@ TEST(HungXenstored, CallsHearWhyWithinTheTimeoutAndTheDaemonReconnects)
 
     Frozen xenstored(stack.xenstored().pid());
     auto asked = std::chrono::steady_clock::now();
-    auto [name, message] = failure([&] { c->Read("/hung"); });
+    auto [name, message] = errorAndMessage([&] { c->Read("/hung"); });
     auto waited = std::chrono::steady_clock::now() - asked;
     EXPECT_EQ(name, std::string(ErrorPrefix) + "NotConnected");
     EXPECT_THAT(message, HasSubstr("xenstored did not answer for 2 s"));
@@ -226,7 +215,7 @@ TEST(HungXenstored, CallsHearWhyWithinTheTimeoutAndTheDaemonReconnects)
     std::this_thread::sleep_for(3s);  // a reconnection's first request timed out meanwhile
     EXPECT_FALSE(c->Connected());
     asked = std::chrono::steady_clock::now();
-    EXPECT_EQ(failure([&] { c->Read("/hung"); }).first, std::string(ErrorPrefix) + "NotConnected");
+    EXPECT_EQ(errorAndMessage([&] { c->Read("/hung"); }).first, std::string(ErrorPrefix) + "NotConnected");
     EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);
 
     xenstored.thaw();
@@ -666,7 +655,7 @@ TEST(TotalLimits, WatchesAndTransactionsOfAllCallersTogetherAreBounded)
         a->Watch("/a", "t" + std::to_string(i));
     b->Watch("/b", "t0");
     b->Watch("/b", "t1");
-    auto [name, message] = failure([&] { b->Watch("/b", "t2"); });
+    auto [name, message] = errorAndMessage([&] { b->Watch("/b", "t2"); });
     EXPECT_EQ(name, LimitExceeded);
     EXPECT_THAT(message, HasSubstr("watches_total"));
     a->Unwatch("/a", "t0");
@@ -676,7 +665,7 @@ TEST(TotalLimits, WatchesAndTransactionsOfAllCallersTogetherAreBounded)
     auto t1 = a->StartTransaction();
     auto t2 = a->StartTransaction();
     auto t3 = b->StartTransaction();
-    auto [tname, tmessage] = failure([&] { b->StartTransaction(); });
+    auto [tname, tmessage] = errorAndMessage([&] { b->StartTransaction(); });
     EXPECT_EQ(tname, LimitExceeded);
     EXPECT_THAT(tmessage, HasSubstr("transactions_total"));
 }
