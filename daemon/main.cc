@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -64,7 +65,7 @@ private:
     static void onStop(int)
     {
         static const char line[] = "<6>stopping on a signal before the bus connection was up\n";
-        [[maybe_unused]] auto n = ::write(STDERR_FILENO, line, sizeof line - 1);
+        log::writeFromSignalHandler(line, sizeof line - 1);
         _exit(0);
     }
 };
@@ -203,6 +204,8 @@ int run(const Options& options)
         log::error("cannot create the event loop");
         return 1;
     }
+    // Log lines stderr does not take at once are written out by the loop.
+    log::attach(d.loop);
     // A peer that goes away must not kill us with SIGPIPE.
     signal(SIGPIPE, SIG_IGN);
 
@@ -263,5 +266,8 @@ int main(int argc, char** argv)
     if (!parsed.options)
         return parsed.exitStatus;
     xsd::log::setVerbose(parsed.options->verbose);
-    return xsd::run(*parsed.options);
+    int status = xsd::run(*parsed.options);
+    // A stopped journald must not keep the daemon from exiting either.
+    xsd::log::finish(std::chrono::seconds(1));
+    return status;
 }
