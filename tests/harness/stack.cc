@@ -146,7 +146,10 @@ void Stack::startDaemon(const std::vector<std::string>& extraArgs)
         argv.push_back("--verbose");
     argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
     argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-    daemon_ = Process::logging(argv, dir_ / "daemon.log", options_.env);
+    if (options_.daemonStderr >= 0)
+        daemon_ = Process(argv, options_.env, -1, options_.daemonStderr);
+    else
+        daemon_ = Process::logging(argv, dir_ / "daemon.log", options_.env);
 }
 
 bool Stack::waitReady(std::chrono::milliseconds timeout)

@@ -121,6 +121,9 @@ public:
         Env env;
         // false: no daemon (the test starts its own, or runs it to exit).
         bool startDaemon = true;
+        // Where the daemon's stderr goes (the test keeps the descriptor);
+        // -1: to daemonLog() with its stdout.
+        int daemonStderr = -1;
         // Lines for oxenstored's configuration ("test-eagain = true").
         std::string xenstoredConfig;
         // Bus policy files besides the project's (the benchmark's floor).
