@@ -21,6 +21,9 @@
 //   memory:      the daemon's resident size idle, then idle again after a
 //                burst of Snapshots of 10,000 nodes (first, on a fresh
 //                daemon), and with 10,000 subscriptions
+//   totals:      the daemon's resident size with watches_total subscriptions
+//                (the longest paths and tokens) and with transactions_total
+//                open transactions, each on a daemon of its own
 //   domains:     with 200 introduced guests, one guest's death to
 //                DomainReleased at a subscriber, and the XenStore requests it
 //                took, vs one IS_DOMAIN_INTRODUCED round trip
@@ -30,7 +33,7 @@
 //   xenstore-dbus-bench [--quick] [--rounds N] [--seconds S] [--only PARTS]
 // (throughput: each kind of call measured N times for S seconds, in turns;
 // fan-out: N rounds; PARTS: some of latency,throughput,atomic,listing,
-// fanout,memory,domains, comma-separated)
+// fanout,memory,totals,domains, comma-separated)
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -56,6 +59,7 @@
 
 #include "bench/bus_floor.h"
 #include "bench/domain_death.h"
+#include "bench/totals_memory.h"
 #include "protocol/codec.h"
 #include "protocol/transport.h"
 #include "tests/harness/stack.h"
@@ -691,7 +695,7 @@ int main(int argc, char** argv)
         else {
             std::fprintf(stderr,
                          "usage: %s [--quick] [--rounds N] [--seconds S] "
-                         "[--only latency,throughput,atomic,listing,fanout,memory,domains]\n",
+                         "[--only latency,throughput,atomic,listing,fanout,memory,totals,domains]\n",
                          argv[0]);
             return 2;
         }
@@ -828,5 +832,8 @@ int main(int argc, char** argv)
     if (part("domains"))
         domainDeath(stack, 200, quick ? 3 : 15,
                     [&](uint32_t d) { return direct.isDomainIntroduced(d); });
+    // Daemons of their own: what the totals let all callers hold.
+    if (part("totals"))
+        totalsMemory();
     return 0;
 }
