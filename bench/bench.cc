@@ -7,7 +7,10 @@
 //                client; also vs Peer.Ping to the daemon + that read (Ping
 //                pays the daemon's own loop, so it flatters the ratio)
 //   throughput:  Read vs Echo (and Ping, Get) with 1, 8 and 64 concurrent
-//                client connections, and the CPU each process spends a call
+//                client connections; Read of a key per connection also vs
+//                Echo followed by a direct read of that key (nothing to
+//                share: xenstored's cost is in the floor); and the CPU each
+//                process spends a call
 //   atomic:      WriteMany of 100 keys vs 100 Writes; CompareAndWrite vs Read
 //   listing:     xenstorectl ls vs xenstore-ls direct to xenstored, on a
 //                store of 10,300 nodes under /local/domain, side by side
@@ -42,6 +45,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -148,7 +152,14 @@ public:
     {
         auto b = xs::Backend::parse(backend);
         std::string why;
-        fd_ = b ? xs::openTransport(*b, &why) : -1;
+        // oxenstored accepts one connection at a time: many opened at once
+        // find its listen queue full (EAGAIN) for a moment.
+        for (int tries = 0; b && tries < 200; ++tries) {
+            fd_ = xs::openTransport(*b, &why);
+            if (fd_ >= 0 || why.find(std::strerror(EAGAIN)) == std::string::npos)
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         if (fd_ < 0)
             throw std::runtime_error("cannot reach xenstored at " + backend + ": " + why);
         fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
@@ -216,10 +227,14 @@ Stats measure(int n, F&& f)
 // Echo is the floor: what any call with a string argument and answer costs
 // on this bus. Ping is answered inside sd-bus, in the daemon's loop;
 // Get(Version) is the cheapest call that, like Read, carries arguments and
-// a string answer through sdbus-c++ (no XenStore work).
-enum class Call { Echo, Ping, GetVersion, ReadSharedKey, ReadOwnKey };
-constexpr const char* callNames[] = {"Echo(floor)", "Ping", "Get(Version)", "Read(one key)",
-                                     "Read(own keys)"};
+// a string answer through sdbus-c++ (no XenStore work). EchoThenRead is
+// the floor for a key per connection, where no XenStore READ can be
+// shared: Echo, then the connection's own key read directly from xenstored
+// by a blocking client of its own — the bus and xenstored alone, one after
+// the other, as a Read needs them.
+enum class Call { Echo, Ping, GetVersion, ReadSharedKey, ReadOwnKey, EchoThenRead };
+constexpr const char* callNames[] = {"Echo(floor)", "Ping",           "Get(Version)",
+                                     "Read(one key)", "Read(own keys)", "Echo+direct"};
 
 // CPU seconds used so far by each process of the stack, and the floor's.
 struct Cpu {
@@ -255,13 +270,18 @@ struct Rate {
 Rate throughput(Stack& stack, const BusFloor& floor, int clients, double seconds, Call call)
 {
     std::vector<std::unique_ptr<BusCaller>> callers;
-    for (int i = 0; i < clients; ++i)
+    std::vector<std::unique_ptr<BlockingXenStore>> directs;
+    for (int i = 0; i < clients; ++i) {
         callers.push_back(std::make_unique<BusCaller>(stack.address()));
+        if (call == Call::EchoThenRead)
+            directs.push_back(std::make_unique<BlockingXenStore>(stack.xenstored().backend()));
+    }
     std::atomic<bool> go{false}, stop{false};
     std::atomic<long> calls{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < clients; ++i)
-        threads.emplace_back([&, c = callers[i].get(), own = "/bench/own/" + std::to_string(i)] {
+        threads.emplace_back([&, c = callers[i].get(), d = directs.empty() ? nullptr : directs[i].get(),
+                              own = "/bench/own/" + std::to_string(i)] {
             while (!go)
                 std::this_thread::yield();
             long n = 0;
@@ -272,6 +292,7 @@ Rate throughput(Stack& stack, const BusFloor& floor, int clients, double seconds
                 case Call::GetVersion: c->getVersion(); break;
                 case Call::ReadSharedKey: c->read("/bench/key"); break;
                 case Call::ReadOwnKey: c->read(own); break;
+                case Call::EchoThenRead: c->echo(own), d->read(own); break;
                 }
                 ++n;
             }
@@ -731,9 +752,10 @@ int main(int argc, char** argv)
         std::printf("  Echo to the bus floor    %9.1f %9.1f\n", echo.median, echo.p99);
         std::printf("  Peer.Ping to the daemon  %9.1f %9.1f\n", ping.median, ping.p99);
         std::printf("  direct XenStore read     %9.1f %9.1f   (a blocking client)\n", xs.median, xs.p99);
-        std::printf("  Read / (Echo + direct)   %9.2f %9.2f   (the floor: the bus and xenstored alone)\n",
+        std::printf("  Read / (Echo + direct)   %9.2f %9.2f   target <= 1.10 (median; the floor: the bus "
+                    "and xenstored alone)\n",
                     read.median / (echo.median + xs.median), read.p99 / (echo.p99 + xs.p99));
-        std::printf("  Read / (Ping + direct)   %9.2f %9.2f   target <= 1.10 (median)\n\n",
+        std::printf("  Read / (Ping + direct)   %9.2f %9.2f   (Ping pays the daemon's own loop: it flatters)\n\n",
                     read.median / (ping.median + xs.median), read.p99 / (ping.p99 + xs.p99));
     }
 
@@ -747,11 +769,12 @@ int main(int argc, char** argv)
         // Each kind of call is measured `rounds` times, the kinds taking turns,
         // and the median taken: with every process on two cores, one window
         // alone swings by a tenth or more.
-        constexpr Call kinds[] = {Call::Echo, Call::Ping, Call::GetVersion, Call::ReadSharedKey,
-                                  Call::ReadOwnKey};
+        constexpr Call kinds[] = {Call::Echo,          Call::Ping,       Call::GetVersion,
+                                  Call::ReadSharedKey, Call::ReadOwnKey, Call::EchoThenRead};
         constexpr int K = std::size(kinds);
         constexpr int E = int(Call::Echo), P = int(Call::Ping), G = int(Call::GetVersion),
-                      R1 = int(Call::ReadSharedKey), Ro = int(Call::ReadOwnKey);
+                      R1 = int(Call::ReadSharedKey), Ro = int(Call::ReadOwnKey),
+                      ED = int(Call::EchoThenRead);
         // Where the CPU goes at 64 connections: per call, for each process.
         struct Usage {
             Cpu cpu;
@@ -761,7 +784,7 @@ int main(int argc, char** argv)
                     seconds);
         for (auto k : kinds)
             std::printf("%15s", callNames[int(k)]);
-        std::printf("   Read(one)/Echo Read(own)/Echo   Get/Ping Read(one)/Ping   READs per Read(one)\n");
+        std::printf("   Read(one)/Echo Read(own)/Echo Read(own)/(Echo+direct)   Get/Ping   READs per Read(one)\n");
         for (int clients : {1, 8, 64}) {
             auto reads = [&] { return stack.xenstored().countAccessLog({" read ", "/bench/key "}); };
             std::vector<double> rate[K];
@@ -781,9 +804,9 @@ int main(int argc, char** argv)
             std::printf("  %2d connections", clients);
             for (int k = 0; k < K; ++k)
                 std::printf("%15.0f", m[k] = stats(rate[k]).median);
-            std::printf("   %14.2f %14.2f %10.2f %14.2f   %19.2f%s\n", m[R1] / m[E], m[Ro] / m[E],
-                        m[G] / m[P], m[R1] / m[P], double(upstream) / std::max(1L, sharedCalls),
-                        clients == 64 ? "   target: Read(one)/Ping >= 0.90" : "");
+            std::printf("   %14.2f %14.2f %23.2f %10.2f   %19.2f%s\n", m[R1] / m[E], m[Ro] / m[E],
+                        m[Ro] / m[ED], m[G] / m[P], double(upstream) / std::max(1L, sharedCalls),
+                        clients == 64 ? "   target: Read/Echo >= 0.90" : "");
         }
         std::printf("\nCPU µs per call at 64 connections   clients  dbus-daemon   daemon    floor  xenstored"
                     "    total\n");
