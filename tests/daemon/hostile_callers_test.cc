@@ -583,15 +583,6 @@ TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
 // million did.
 TEST(SlowSubscriber, OneThatNeverReadsCostsTheOthersNothing)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    // OPEN DEFECT, not a property of the sanitizer: in the sanitized suite
-    // (two tests at a time, everything 3-5x slower) the good subscriber
-    // stalled at about 1,660 of 2,001 events twice in a row, while the test
-    // alone under ASan and the plain suite pass. Not yet understood; skipped
-    // here only so that the sanitizer run checks everything else. See the
-    // closing note of issue 16 (stop 20).
-    GTEST_SKIP() << "known stall of the slow-subscriber fairness under the sanitized suite (issue 16)";
-#endif
     TempDir dir;
     const std::string limits = dir / "limits.conf";
     writeFile(limits, R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -606,6 +597,16 @@ TEST(SlowSubscriber, OneThatNeverReadsCostsTheOthersNothing)
     o.config = R"({"access": [{"uid": 0, "paths": ["/", "@"], "allow": ["read", "write", "watch"]}],
                    "limits": {"queued_watch_events_per_subscriber": 4000}})";
     o.busPolicies = {limits};
+    // oxenstored keeps at most quota-maxwatchevents (1,024) events for a
+    // watch beyond what the watcher has read; the rest wait with the
+    // connection that wrote, and are dropped if it leaves first. Each
+    // xenstore-write below commits 500 writes at once and leaves, so a daemon
+    // more than 1,024 events behind loses events upstream, for every
+    // subscriber alike, before the bus is involved (under ASan on a busy
+    // machine, 1,445 to 1,663 of the 2,000 came, and the good subscriber got
+    // each one). Room for the whole burst keeps this test to what it is
+    // about: the bus.
+    o.xenstoredConfig = "quota-maxwatchevents = 65536";
     Stack stack(o);
     auto good = stack.client();
     good->Watch("/busy", "good");
@@ -628,7 +629,10 @@ TEST(SlowSubscriber, OneThatNeverReadsCostsTheOthersNothing)
     }
     // Every event, in order, and the daemon answers meanwhile.
     auto events = good->waitForEvents(1 + Writes, 60s);
-    ASSERT_EQ(events.size(), 1u + Writes) << stack.daemonLog();
+    ASSERT_EQ(events.size(), 1u + Writes)
+        << "oxenstored sent the daemon "
+        << stack.xenstored().countAccessLog({"w event", "/busy/"}) << " events under /busy\n"
+        << stack.daemonLog();
     for (int i = 0; i < Writes; ++i)
         ASSERT_EQ(events[1 + i], (WatchEvent{"/busy/" + std::to_string(i), "good"})) << i;
     EXPECT_EQ(good->Read("/busy/0"), "v");
