@@ -32,12 +32,13 @@ void WatchMultiplexer::subscribe(xs::Client* client, const std::string& subscrib
         return done(xs::notConnected("WATCH " + path));
     if (it == byPath_.end()) {
         it = byPath_.try_emplace(path).first;
+        it->second.path = &it->first;
         it->second.token = "xsd:" + std::to_string(nextToken_++);
-        pathByToken_[it->second.token] = path;
+        pathByToken_[it->second.token] = &it->first;
     }
     Upstream& up = it->second;
     if (up.state == State::Active) {
-        add(path, up, key);
+        add(up, key);
         done(std::nullopt);
         deliver_(subscriber, path, token);
         return;
@@ -80,10 +81,10 @@ void WatchMultiplexer::onRegistered(xs::Client& client, const std::string& path,
         Waiter w = std::move(up->waiting.front());
         up->waiting.pop_front();
         if (w.removed) {
-            w.removed(remove(path, *up, w.key));
+            w.removed(remove(*up, w.key));
         } else if (error) {
             w.subscribed(error);
-        } else if (!add(path, *up, w.key)) {
+        } else if (!add(*up, w.key)) {
             w.subscribed(alreadyWatching(path, w.key.second));
         } else {
             w.subscribed(std::nullopt);
@@ -105,25 +106,30 @@ void WatchMultiplexer::onRegistered(xs::Client& client, const std::string& path,
     }
 }
 
-bool WatchMultiplexer::add(const std::string& path, Upstream& up, const Key& key)
+bool WatchMultiplexer::add(Upstream& up, const Key& key)
 {
-    if (!up.subscribers.insert(key).second)
+    auto [placed, added] = up.subscribers.insert(key);
+    if (!added)
         return false;
-    bySubscriber_[key.first].emplace(path, key.second);
+    bySubscriber_[key.first].insert(Held{up.path, &placed->second});
     subscriptions_ += key.first != Own;
     return true;
 }
 
-bool WatchMultiplexer::remove(const std::string& path, Upstream& up, const Key& key)
+bool WatchMultiplexer::remove(Upstream& up, const Key& key)
 {
-    if (!up.subscribers.erase(key))
+    auto placed = up.subscribers.find(key);
+    if (placed == up.subscribers.end())
         return false;
-    subscriptions_ -= key.first != Own;
+    // The index first: its entry points into what is erased next.
     if (auto s = bySubscriber_.find(key.first); s != bySubscriber_.end()) {
-        s->second.erase({path, key.second});
+        if (auto h = s->second.find(ByPathThenToken::Strings{*up.path, key.second}); h != s->second.end())
+            s->second.erase(h);
         if (s->second.empty())
             bySubscriber_.erase(s);
     }
+    up.subscribers.erase(placed);
+    subscriptions_ -= key.first != Own;
     return true;
 }
 
@@ -138,7 +144,7 @@ void WatchMultiplexer::unsubscribe(xs::Client* client, const std::string& subscr
         up.waiting.push_back({{subscriber, token}, {}, std::move(done)});
         return;
     }
-    const bool found = remove(path, up, {subscriber, token});
+    const bool found = remove(up, {subscriber, token});
     if (found && up.subscribers.empty() && up.waiting.empty())
         release(client, path);
     done(found);
@@ -164,13 +170,16 @@ void WatchMultiplexer::dropSubscriber(xs::Client* client, const std::string& sub
     auto node = bySubscriber_.extract(subscriber);
     if (node.empty())
         return;
-    for (const auto& [path, token] : node.mapped()) {
-        auto it = byPath_.find(path);
-        if (it == byPath_.end() || !it->second.subscribers.erase({subscriber, token}))
+    // Each entry points into byPath_: what it names is copied out before
+    // the subscription (and perhaps the path) it points into goes. A path's
+    // entries come one after another, so none is read after its path went.
+    for (const Held& held : node.mapped()) {
+        auto it = byPath_.find(*held.path);
+        if (it == byPath_.end() || !it->second.subscribers.erase(Key{subscriber, *held.token}))
             continue;
         subscriptions_ -= subscriber != Own;
         if (it->second.subscribers.empty() && it->second.waiting.empty())
-            release(client, path);
+            release(client, it->first);
     }
 }
 
@@ -187,7 +196,7 @@ void WatchMultiplexer::onWatchEvent(const std::string& path, const std::string& 
     auto t = pathByToken_.find(upstreamToken);
     if (t == pathByToken_.end())
         return;  // a watch being removed
-    auto it = byPath_.find(t->second);
+    auto it = byPath_.find(*t->second);
     if (it == byPath_.end())
         return;
     Upstream& up = it->second;
@@ -273,7 +282,11 @@ std::vector<std::pair<std::string, std::string>> WatchMultiplexer::watchedBy(
     auto it = bySubscriber_.find(subscriber);
     if (it == bySubscriber_.end())
         return {};
-    return {it->second.begin(), it->second.end()};
+    std::vector<std::pair<std::string, std::string>> held;
+    held.reserve(it->second.size());
+    for (const Held& h : it->second)
+        held.emplace_back(*h.path, *h.token);
+    return held;
 }
 
 }  // namespace xsd

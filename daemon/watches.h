@@ -94,6 +94,7 @@ private:
     };
     enum class State { Registering, Active, Down };
     struct Upstream {
+        const std::string* path = nullptr;  // its key in byPath_
         std::string token;
         State state = State::Down;
         // What to do with the initial event xenstored fires for a new watch:
@@ -111,14 +112,34 @@ private:
                       const std::optional<xs::Error>& error);
     // Each adds or removes one subscription of an Active (or failed) path
     // and answers; false: the key was (not) there already.
-    bool add(const std::string& path, Upstream& up, const Key& key);
-    bool remove(const std::string& path, Upstream& up, const Key& key);
+    bool add(Upstream& up, const Key& key);
+    bool remove(Upstream& up, const Key& key);
     void release(xs::Client* client, const std::string& path);
+
+    // One subscription as its subscriber's index holds it: the path and
+    // the token where byPath_ keeps them (a key of byPath_, a Key of its
+    // Upstream's subscribers), not copies. A path and a token may each be
+    // 4 KB long and a caller may hold hundreds: kept once, not three times
+    // and twice.
+    struct Held {
+        const std::string* path;
+        const std::string* token;
+    };
+    struct ByPathThenToken {
+        using is_transparent = void;
+        using Strings = std::pair<const std::string&, const std::string&>;
+        static Strings strings(const Held& h) { return {*h.path, *h.token}; }
+        static const Strings& strings(const Strings& s) { return s; }
+        template <class A, class B> bool operator()(const A& a, const B& b) const
+        {
+            return strings(a) < strings(b);
+        }
+    };
 
     Deliver deliver_;
     std::map<std::string, Upstream> byPath_;
-    std::unordered_map<std::string, std::string> pathByToken_;
-    std::unordered_map<std::string, std::set<std::pair<std::string, std::string>>> bySubscriber_;
+    std::unordered_map<std::string, const std::string*> pathByToken_;  // the path: a key of byPath_
+    std::unordered_map<std::string, std::set<Held, ByPathThenToken>> bySubscriber_;
     size_t subscriptions_ = 0;
     uint64_t nextToken_ = 1;
 };
