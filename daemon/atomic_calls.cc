@@ -115,9 +115,9 @@ std::string asString(const std::vector<uint8_t>& v) { return std::string(v.begin
 class AtomicCalls::Run : public std::enable_shared_from_this<Run> {
 public:
     Run(AtomicCalls& calls, Body body, std::function<void(const sdbus::Error&)> fail,
-        std::string what, std::shared_ptr<const void> held)
+        std::string what, std::shared_ptr<const void> held, std::function<void()> letGo)
         : calls_(calls), body_(std::move(body)), fail_(std::move(fail)), what_(std::move(what)),
-          held_(std::move(held)), generation_(calls.link_.generation())
+          held_(std::move(held)), letGo_(std::move(letGo)), generation_(calls.link_.generation())
     {
     }
     ~Run() { sd_event_source_disable_unref(pause_); }
@@ -138,9 +138,9 @@ public:
     {
         auto* c = calls_.link_.client();
         if (!c || calls_.link_.generation() != generation_)
-            return fail_(errors::make(errors::NotConnected,
-                                      what_ + ": the connection to xenstored was lost during the "
-                                              "call; none of it was committed"));
+            return fail(errors::make(errors::NotConnected,
+                                     what_ + ": the connection to xenstored was lost during the "
+                                             "call; none of it was committed"));
         attempt(*c);
     }
 
@@ -157,10 +157,10 @@ private:
         c.transactionEnd(tx, true, [self = shared_from_this(), answer = std::move(o.answer)](
                                        xs::Result<bool> committed) {
             if (!committed)
-                return self->fail_(errors::fromXenStore(committed.error(), self->what_));
+                return self->fail(errors::fromXenStore(committed.error(), self->what_));
             if (!committed.value())
                 return self->conflicted();
-            answer();
+            self->answered(answer);
         });
     }
 
@@ -168,17 +168,32 @@ private:
     void ended(Outcome o)
     {
         if (!o.failure)
-            return o.answer();
+            return answered(o.answer);
         if (o.conflict)
             return conflicted();
-        fail_(*o.failure);
+        fail(*o.failure);
+    }
+
+    void fail(const sdbus::Error& e)
+    {
+        answered([&] { fail_(e); });
+    }
+
+    // The caller's later calls, held while this one takes effect, go on
+    // once it is answered.
+    template <class Reply>
+    void answered(const Reply& reply)
+    {
+        reply();
+        if (auto letGo = std::exchange(letGo_, nullptr))
+            letGo();
     }
 
     void conflicted()
     {
         const unsigned limit = calls_.gate_.config().limits.atomicCallRetries;
         if (retries_ >= limit)
-            return fail_(errors::make(
+            return fail(errors::make(
                 errors::nameForErrno("EAGAIN"),
                 what_ + ": the paths kept changing: xenstored refused the commit as conflicting " +
                     std::to_string(retries_ + 1) + " times (EAGAIN), and the daemon retries " +
@@ -191,6 +206,7 @@ private:
     std::function<void(const sdbus::Error&)> fail_;
     std::string what_;
     std::shared_ptr<const void> held_;  // the call's bytes, until it is answered
+    std::function<void()> letGo_;       // the caller's later calls, once it is answered
     uint64_t generation_;
     unsigned retries_ = 0;
     sd_event_source* pause_ = nullptr;
@@ -309,8 +325,10 @@ void AtomicCalls::run(const Answer<T...>& a, xs::Client& client, xs::TxId tx, Bo
         });
         return;
     }
+    // Its caller's later calls wait until it is answered: a Read sent after
+    // a WriteMany would otherwise reach xenstored before the commit.
     auto r = std::make_shared<Run>(*this, std::move(body), [a](const sdbus::Error& e) { a.fail(e); },
-                                   a.what(), std::move(held));
+                                   a.what(), std::move(held), gate_.holdLaterCalls(a.sender()));
     r->attempt(client);
 }
 

@@ -72,8 +72,8 @@ void Gate::release(const std::string& sender)
 {
     for (;;) {
         auto it = held_.find(sender);
-        if (it == held_.end() || it->second.asking)
-            return;  // a question is open again: its answer releases the rest
+        if (it == held_.end() || it->second.asking || it->second.holding)
+            return;  // a question is open again, or a call is taking effect: its end releases the rest
         if (it->second.calls.empty()) {
             held_.erase(it);
             return;
@@ -90,6 +90,18 @@ void Gate::inOrder(const std::string& sender, std::function<void()> f)
     if (held == held_.end())
         return f();
     held->second.calls.push_back(std::move(f));
+}
+
+std::function<void()> Gate::holdLaterCalls(const std::string& sender)
+{
+    ++held_[sender].holding;
+    return [this, sender] {
+        auto it = held_.find(sender);
+        if (it == held_.end())
+            return;  // the caller left: forget() let its calls go
+        --it->second.holding;
+        release(sender);
+    };
 }
 
 void Gate::forget(const std::string& sender)

@@ -122,6 +122,14 @@ public:
     // transaction's Commit after the writes before it).
     void inOrder(const std::string& sender, std::function<void()> f);
 
+    // Holds `sender`'s later calls until the returned function is called:
+    // for a call whose work takes several requests to take effect (an
+    // atomic call's transaction of its own, committed, perhaps retried), so
+    // that a call sent after it (a Read of what it wrote) sees its effect,
+    // as one sent after a Write does. Call it once, when the call is
+    // answered; a call dropped unanswered as the daemon stops need not.
+    std::function<void()> holdLaterCalls(const std::string& sender);
+
     // The caller left the bus: its calls waiting behind a polkit question
     // go, and so do the question and what polkit authorized for it.
     void forget(const std::string& sender);
@@ -228,11 +236,13 @@ private:
     // counted in flight already, but they came after the call being judged.
     PendingPerCaller identifying_;
     polkit::Authorizations polkit_;
-    // Per sender that has a call waiting for polkit: its later calls, in
-    // order, and whether a question is open.
+    // Per sender that has a call waiting for polkit, or one taking effect
+    // (holdLaterCalls): its later calls, in order; whether a question is
+    // open; how many claims hold them.
     struct Held {
         std::deque<std::function<void()>> calls;
         bool asking = false;
+        unsigned holding = 0;
     };
     std::unordered_map<std::string, Held> held_;
     // The call whose work is starting (its `go` runs): its own further

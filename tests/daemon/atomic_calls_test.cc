@@ -96,6 +96,47 @@ TEST_F(AtomicCalls, WriteManyWritesEveryPathInOneCommittedTransaction)
     EXPECT_EQ(transactionsStarted(), before);
 }
 
+// An atomic call takes effect before the caller's next call does, as a
+// Write does: a Read sent right after a WriteMany, without waiting for its
+// answer, used to reach xenstored between the WriteMany's transaction start
+// and its commit, and saw the value from before it.
+TEST_F(AtomicCalls, ACallSentRightAfterOneSeesItsEffect)
+{
+    stack.xenstored().write("/order/k", "before");
+    auto conn = stack.connection();
+    auto proxy = sdbus::createProxy(*conn, BusName, ObjectPath);
+    proxy->finishRegistration();
+    constexpr int Rounds = 20;
+    std::mutex mutex;
+    std::vector<std::string> written(Rounds), read(Rounds);
+    int answered = 0;
+    auto note = [&](std::vector<std::string>& into, int i, const sdbus::Error* e, std::string what) {
+        std::lock_guard lock(mutex);
+        into[i] = e ? e->getName() + ": " + e->getMessage() : what;
+        ++answered;
+    };
+    for (int i = 0; i < Rounds; ++i) {
+        const std::string v = "v" + std::to_string(i);
+        proxy->callMethodAsync("WriteMany")
+            .onInterface(Interface)
+            .withArguments(Texts{{"/order/k", v}, {"/order/other", v}})
+            .uponReplyInvoke([&, i](const sdbus::Error* e) { note(written, i, e, "ok"); });
+        proxy->callMethodAsync("Read")
+            .onInterface(Interface)
+            .withArguments(std::string("/order/k"))
+            .uponReplyInvoke([&, i](const sdbus::Error* e, std::string value) { note(read, i, e, value); });
+    }
+    ASSERT_TRUE(waitFor([&] {
+        std::lock_guard lock(mutex);
+        return answered == 2 * Rounds;
+    }));
+    std::lock_guard lock(mutex);
+    for (int i = 0; i < Rounds; ++i) {
+        EXPECT_EQ(written[i], "ok") << i;
+        EXPECT_EQ(read[i], "v" + std::to_string(i)) << i;
+    }
+}
+
 TEST_F(AtomicCalls, RemoveManyRemovesEveryPathAndMissingOnesAreNoError)
 {
     c->WriteMany({{"/del/a/x", "1"}, {"/del/b", "2"}, {"/del/keep", "3"}});
