@@ -92,6 +92,14 @@ void Gate::inOrder(const std::string& sender, std::function<void()> f)
     held->second.calls.push_back(std::move(f));
 }
 
+void Gate::behindHolds(const std::string& sender, std::function<void()> f)
+{
+    auto held = held_.find(sender);
+    if (held == held_.end() || !held->second.holding)
+        return f();
+    held->second.calls.push_back(std::move(f));
+}
+
 std::function<void()> Gate::holdLaterCalls(const std::string& sender)
 {
     ++held_[sender].holding;

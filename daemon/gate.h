@@ -192,8 +192,12 @@ private:
         auto* client = link_.client();
         if (!client && !link_.firstAttemptSettled())
             // Just started: xenstored has not answered yet (see
-            // xenstore_link.h). Judged already, the call waits for it.
-            return link_.afterFirstAttempt([this, answer, go]() mutable { connectedOrNot(answer, go); });
+            // xenstore_link.h). Judged already, the call waits for it, and
+            // then behind an atomic call an earlier call started meanwhile
+            // (holdLaterCalls).
+            return link_.afterFirstAttempt([this, answer, go]() mutable {
+                behindHolds(answer.sender(), [this, answer, go]() mutable { connectedOrNot(answer, go); });
+            });
         connectedOrNot(answer, go);
     }
 
@@ -220,6 +224,9 @@ private:
     Judgement judge(const Caller& who, Access access, const std::string* path) const;
 
     void identified(const std::string& sender);
+    // Runs `f` now, or, while `sender` has calls held by holdLaterCalls,
+    // after them (not behind a polkit question a later call asked).
+    void behindHolds(const std::string& sender, std::function<void()> f);
     // Past a limit on calls in flight, why.
     std::optional<sdbus::Error> limitDenial(const std::string& sender) const;
     // Identity and the limit of calls in flight.

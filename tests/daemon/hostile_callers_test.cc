@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "tests/harness/call_failure.h"
@@ -58,7 +59,9 @@ struct RawCaller {
         proxy->callMethodAsync("Read")
             .onInterface(Interface)
             .withArguments(path)
-            .uponReplyInvoke([this, tag](const sdbus::Error* e, std::string) { replies.add(tag, e); });
+            .uponReplyInvoke([this, tag](const sdbus::Error* e, std::string value) {
+                replies.add(tag, e, std::move(value));
+            });
     }
     std::string read(const std::string& path)
     {
@@ -569,6 +572,36 @@ TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
     auto c = stack.client();
     EXPECT_EQ(c->SubscriptionCount(), 0u);
     EXPECT_EQ(caller->read("/early"), "v");
+}
+
+// The same wait keeps a caller's calls in order: a Read sent right after a
+// WriteMany, both before xenstored first answered, sees what it wrote (it
+// used to be sent once the WriteMany's first path passed, before its
+// transaction had even started).
+TEST(StartUp, AnAtomicCallBeforeXenstoredFirstAnswersTakesEffectBeforeTheNextCall)
+{
+    Stack::Options o;
+    o.startDaemon = false;
+    o.config = hungConfig(5, 4096);
+    Stack stack(o);
+    stack.xenstored().write("/early/a", "old");
+    std::unique_ptr<RawCaller> caller;
+    {
+        Frozen xenstored(stack.xenstored().pid());
+        stack.startDaemon();
+        ASSERT_TRUE(waitFor([&] {
+            return stack.busctl({"get-property", BusName, ObjectPath, Interface, "Connected"}).out ==
+                   "b false\n";
+        })) << stack.daemonLog();
+        caller = std::make_unique<RawCaller>(stack);
+        caller->callLater("WriteMany", "write",
+                          std::map<std::string, std::string>{{"/early/a", "new"}, {"/early/b", "new"}});
+        caller->readLater("/early/a", "read");
+        std::this_thread::sleep_for(500ms);
+    }
+    ASSERT_TRUE(caller->replies.waitFor(2, 5s)) << stack.daemonLog();
+    EXPECT_EQ(caller->replies.of("write")->error, "") << caller->replies.of("write")->message;
+    EXPECT_EQ(caller->replies.of("read")->value, "new");
 }
 
 // Finding 6: a connection that held 50 subscriptions and never read its

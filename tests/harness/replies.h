@@ -17,13 +17,15 @@ namespace xsd::test {
 // Replies to asynchronous calls on one raw connection, as they come.
 class Replies {
 public:
-    void add(const std::string& tag, const sdbus::Error* error)
+    // `value`: what a successful call answered, where the test keeps it.
+    void add(const std::string& tag, const sdbus::Error* error, std::string value = {})
     {
         std::lock_guard lock(mutex_);
-        got_.push_back({tag, error ? error->getName() : "", error ? error->getMessage() : ""});
+        got_.push_back({tag, error ? error->getName() : "", error ? error->getMessage() : "",
+                        std::move(value)});
     }
     struct Reply {
-        std::string tag, error, message;
+        std::string tag, error, message, value;
     };
     std::vector<Reply> all() const
     {
