@@ -227,22 +227,25 @@ int run(const Options& options)
             },
             // The XenStore requests a batch of calls made go out together.
             [&d] { d.service->flushXenStore(); });
+        // The loop takes the signals before the name is ours: once a
+        // client can see the daemon, SIGTERM stops it as a stop should
+        // (STOPPING=1), not through the early handler's exit.
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, nullptr);
+        sd_event_add_signal(d.loop, nullptr, SIGTERM, &Daemon::onStop, &d);
+        sd_event_add_signal(d.loop, nullptr, SIGINT, &Daemon::onStop, &d);
+        sd_event_add_signal(d.loop, nullptr, SIGHUP, &Daemon::onReload, &d);
+        early.handOver();
         // The object exists before the name does: the first call finds it.
         d.bus->requestName(BusName);
     } catch (const sdbus::Error& e) {
         log::error("cannot publish ", BusName, " on the ", options.bus, " bus: ", e.getMessage());
         return 1;
     }
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    sd_event_add_signal(d.loop, nullptr, SIGTERM, &Daemon::onStop, &d);
-    sd_event_add_signal(d.loop, nullptr, SIGINT, &Daemon::onStop, &d);
-    sd_event_add_signal(d.loop, nullptr, SIGHUP, &Daemon::onReload, &d);
-    early.handOver();
     if (notify::enableWatchdog(d.loop) < 0)
         log::warning("cannot set up the watchdog");
     log::info("xenstore-dbusd ", XSD_VERSION, " serving ", BusName, " on the ", options.bus,
