@@ -15,6 +15,7 @@
 
 #include "tests/ctl/access_log.h"
 #include "tests/harness/call_failure.h"
+#include "tests/harness/replies.h"
 #include "tests/harness/stack.h"
 
 using namespace xsd::test;
@@ -103,37 +104,31 @@ TEST_F(AtomicCalls, WriteManyWritesEveryPathInOneCommittedTransaction)
 TEST_F(AtomicCalls, ACallSentRightAfterOneSeesItsEffect)
 {
     stack.xenstored().write("/order/k", "before");
+    Replies replies;  // outlives the connection whose callbacks fill it
     auto conn = stack.connection();
     auto proxy = sdbus::createProxy(*conn, BusName, ObjectPath);
     proxy->finishRegistration();
     constexpr int Rounds = 20;
-    std::mutex mutex;
-    std::vector<std::string> written(Rounds), read(Rounds);
-    int answered = 0;
-    auto note = [&](std::vector<std::string>& into, int i, const sdbus::Error* e, std::string what) {
-        std::lock_guard lock(mutex);
-        into[i] = e ? e->getName() + ": " + e->getMessage() : what;
-        ++answered;
-    };
     for (int i = 0; i < Rounds; ++i) {
-        const std::string v = "v" + std::to_string(i);
+        const std::string n = std::to_string(i);
         proxy->callMethodAsync("WriteMany")
             .onInterface(Interface)
-            .withArguments(Texts{{"/order/k", v}, {"/order/other", v}})
-            .uponReplyInvoke([&, i](const sdbus::Error* e) { note(written, i, e, "ok"); });
+            .withArguments(Texts{{"/order/k", "v" + n}, {"/order/other", "v" + n}})
+            .uponReplyInvoke([&replies, n](const sdbus::Error* e) { replies.add("write " + n, e); });
         proxy->callMethodAsync("Read")
             .onInterface(Interface)
             .withArguments(std::string("/order/k"))
-            .uponReplyInvoke([&, i](const sdbus::Error* e, std::string value) { note(read, i, e, value); });
+            .uponReplyInvoke([&replies, n](const sdbus::Error* e, std::string value) {
+                replies.add("read " + n, e, std::move(value));
+            });
     }
-    ASSERT_TRUE(waitFor([&] {
-        std::lock_guard lock(mutex);
-        return answered == 2 * Rounds;
-    }));
-    std::lock_guard lock(mutex);
+    ASSERT_TRUE(replies.waitFor(2 * Rounds));
     for (int i = 0; i < Rounds; ++i) {
-        EXPECT_EQ(written[i], "ok") << i;
-        EXPECT_EQ(read[i], "v" + std::to_string(i)) << i;
+        const std::string n = std::to_string(i);
+        auto written = replies.of("write " + n), read = replies.of("read " + n);
+        EXPECT_EQ(written->error, "") << n << ": " << written->message;
+        EXPECT_EQ(read->error, "") << n << ": " << read->message;
+        EXPECT_EQ(read->value, "v" + n) << n;
     }
 }
 
