@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -542,30 +543,48 @@ TEST(StartUp, SighupWhileTheBusDoesNotAnswerIsAReloadLater)
 // answered its first request, and was refused NotConnected. Calls that come
 // then wait for that first answer (at most xenstored_timeout_s), in order:
 // a Watch and the Unwatch sent right after it too.
-TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
+namespace {
+
+// A stack whose daemon the test starts (startBeforeXenstoredAnswers).
+Stack::Options daemonNotStarted()
 {
     Stack::Options o;
     o.startDaemon = false;
     o.config = hungConfig(5, 4096);
-    Stack stack(o);
+    return o;
+}
+
+// Starts the daemon while xenstored is frozen; once the name is the
+// daemon's (xenstored has not answered), `meanwhile` sends calls from a
+// caller of its own, kept in `caller`; then xenstored runs again.
+void startBeforeXenstoredAnswers(Stack& stack, std::unique_ptr<RawCaller>& caller,
+                                 const std::function<void(RawCaller&)>& meanwhile)
+{
+    Frozen xenstored(stack.xenstored().pid());
+    stack.startDaemon();
+    ASSERT_TRUE(waitFor([&] {
+        return stack.busctl({"get-property", BusName, ObjectPath, Interface, "Connected"}).out ==
+               "b false\n";
+    })) << stack.daemonLog();
+    caller = std::make_unique<RawCaller>(stack);
+    meanwhile(*caller);
+}
+
+}  // namespace
+
+TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
+{
+    Stack stack(daemonNotStarted());
     stack.xenstored().write("/early", "v");
     std::unique_ptr<RawCaller> caller;
-    {
-        Frozen xenstored(stack.xenstored().pid());
-        stack.startDaemon();
-        // The name is the daemon's; xenstored has not answered.
-        ASSERT_TRUE(waitFor([&] {
-            return stack.busctl({"get-property", BusName, ObjectPath, Interface, "Connected"}).out ==
-                   "b false\n";
-        })) << stack.daemonLog();
-        caller = std::make_unique<RawCaller>(stack);
-        caller->readLater("/early", "read");
-        caller->callLater("Watch", "watch", std::string("/early"), std::string("t"));
-        caller->callLater("Unwatch", "unwatch", std::string("/early"), std::string("t"));
+    ASSERT_NO_FATAL_FAILURE(startBeforeXenstoredAnswers(stack, caller, [](RawCaller& caller) {
+        caller.readLater("/early", "read");
+        caller.callLater("Watch", "watch", std::string("/early"), std::string("t"));
+        caller.callLater("Unwatch", "unwatch", std::string("/early"), std::string("t"));
         std::this_thread::sleep_for(1s);
-        EXPECT_TRUE(caller->replies.all().empty()) << caller->replies.all()[0].tag << ": "
-                                                   << caller->replies.all()[0].error;
-    }
+        EXPECT_TRUE(caller.replies.all().empty()) << caller.replies.all()[0].tag << ": "
+                                                  << caller.replies.all()[0].error;
+    }));
     ASSERT_TRUE(caller->replies.waitFor(3, 5s)) << stack.daemonLog();
     for (const char* tag : {"read", "watch", "unwatch"})
         EXPECT_EQ(caller->replies.of(tag)->error, "") << tag << ": " << caller->replies.of(tag)->message;
@@ -580,25 +599,15 @@ TEST(StartUp, CallsBeforeXenstoredFirstAnswersWaitForIt)
 // transaction had even started).
 TEST(StartUp, AnAtomicCallBeforeXenstoredFirstAnswersTakesEffectBeforeTheNextCall)
 {
-    Stack::Options o;
-    o.startDaemon = false;
-    o.config = hungConfig(5, 4096);
-    Stack stack(o);
+    Stack stack(daemonNotStarted());
     stack.xenstored().write("/early/a", "old");
     std::unique_ptr<RawCaller> caller;
-    {
-        Frozen xenstored(stack.xenstored().pid());
-        stack.startDaemon();
-        ASSERT_TRUE(waitFor([&] {
-            return stack.busctl({"get-property", BusName, ObjectPath, Interface, "Connected"}).out ==
-                   "b false\n";
-        })) << stack.daemonLog();
-        caller = std::make_unique<RawCaller>(stack);
-        caller->callLater("WriteMany", "write",
-                          std::map<std::string, std::string>{{"/early/a", "new"}, {"/early/b", "new"}});
-        caller->readLater("/early/a", "read");
+    ASSERT_NO_FATAL_FAILURE(startBeforeXenstoredAnswers(stack, caller, [](RawCaller& caller) {
+        caller.callLater("WriteMany", "write",
+                         std::map<std::string, std::string>{{"/early/a", "new"}, {"/early/b", "new"}});
+        caller.readLater("/early/a", "read");
         std::this_thread::sleep_for(500ms);
-    }
+    }));
     ASSERT_TRUE(caller->replies.waitFor(2, 5s)) << stack.daemonLog();
     EXPECT_EQ(caller->replies.of("write")->error, "") << caller->replies.of("write")->message;
     EXPECT_EQ(caller->replies.of("read")->value, "new");
